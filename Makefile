@@ -1,0 +1,82 @@
+# runcri: the human entry points. Run as root on Debian/Ubuntu.
+#   make run      install what is missing, build, start the daemon in the foreground
+#   make test     install what is missing, build, run the whole test suite
+#   make bench    install what is missing, build, run the benchmarks
+#   make install  put runcri in /usr/local, with a systemd unit and a commented default config
+
+PREFIX      ?= /usr/local
+LIBDIR      ?= $(PREFIX)/lib/runcri
+CONFIG_DIR  ?= /etc/runcri
+CNI_CONF_DIR ?= /etc/cni/net.d
+SYSTEMD_DIR ?= /etc/systemd/system
+
+# What the daemon needs on a node, and what the tests add (a registry, static binaries for images).
+RUNTIME_PACKAGES := runc crun conmon containernetworking-plugins catatonit iptables iproute2 util-linux zstd
+TEST_PACKAGES    := docker-registry busybox-static socat procps
+
+.PHONY: all deps test-deps node-check build run test bench install uninstall clean default-network
+
+all: build
+
+node-check:
+	@command -v node >/dev/null 2>&1 || { echo "runcri needs Node.js >= 20 (node not found)"; exit 1; }
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a < 20 || (a === 20 && b < 10)) { console.error("runcri needs Node.js >= 20.10, found " + process.versions.node); process.exit(1) }'
+
+# Installs only the Debian packages that are missing, so a prepared machine does no apt work.
+define apt_install
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+deps: node-check
+	$(call apt_install,$(RUNTIME_PACKAGES))
+	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+
+test-deps: deps
+	$(call apt_install,$(TEST_PACKAGES))
+
+build: deps
+	npm run build
+
+# The default pod network, only where the operator has none.
+default-network:
+	@mkdir -p $(CNI_CONF_DIR)
+	@if ! ls $(CNI_CONF_DIR) 2>/dev/null | grep -qE '\.(conflist|conf|json)$$'; then \
+	  install -m 0644 bundles/cni/10-runcri-bridge.conflist $(CNI_CONF_DIR)/10-runcri-bridge.conflist; \
+	  echo "installed the default pod network $(CNI_CONF_DIR)/10-runcri-bridge.conflist"; \
+	fi
+
+run: build default-network
+	node dist/lib/cli/main.js serve
+
+test: test-deps
+	npm test
+
+bench: test-deps
+	npm run bench
+
+install: build default-network
+	rm -rf $(LIBDIR)
+	mkdir -p $(LIBDIR) $(PREFIX)/bin $(CONFIG_DIR)
+	cp -r dist package.json package-lock.json protos bundles bin $(LIBDIR)/
+	cd $(LIBDIR) && npm ci --omit=dev --no-audit --no-fund
+	ln -sf $(LIBDIR)/bin/runcri $(PREFIX)/bin/runcri
+	@if [ ! -e $(CONFIG_DIR)/runcri.toml ]; then \
+	  { echo "# runcri configuration. Every setting below is the built-in default;"; \
+	    echo "# uncomment and change what you need. 'runcri config' prints the effective one."; \
+	    node dist/lib/cli/main.js config --config /dev/null | sed -e 's/^\([^[]\)/# \1/' -e 's/^\[/# [/'; } > $(CONFIG_DIR)/runcri.toml; \
+	  echo "wrote $(CONFIG_DIR)/runcri.toml"; \
+	fi
+	@if [ -d $(SYSTEMD_DIR) ]; then \
+	  sed 's#@BINDIR@#$(PREFIX)/bin#' bundles/systemd/runcri.service > $(SYSTEMD_DIR)/runcri.service; \
+	  echo "wrote $(SYSTEMD_DIR)/runcri.service (systemctl daemon-reload && systemctl enable --now runcri)"; \
+	fi
+
+uninstall:
+	rm -rf $(LIBDIR) $(PREFIX)/bin/runcri $(SYSTEMD_DIR)/runcri.service
+
+clean:
+	rm -rf dist .build lib/generated

@@ -1,0 +1,127 @@
+/**
+ * The daemon's settings: their types, built-in defaults and validation. Every setting has a
+ * default so the daemon runs with no config file at all.
+ */
+import { LOG_LEVELS, type LogLevel } from '../log/index.js';
+
+export interface RegistryMirror {
+  location: string;
+  insecure: boolean;
+}
+
+/** One `[[registry]]` entry, in the shape of containers-registries.conf v2. */
+export interface RegistryEntry {
+  prefix: string;
+  location: string;
+  insecure: boolean;
+  blocked: boolean;
+  mirrors: RegistryMirror[];
+}
+
+export interface RuntimeHandlerConfig {
+  /** Path of the OCI runtime binary (runc, crun). */
+  path: string;
+  /** The runtime's own state root (`--root`). */
+  root: string;
+  /** Annotations a pod may pass through to this handler. */
+  allowed_annotations: string[];
+  privileged_without_host_devices: boolean;
+}
+
+export interface Config {
+  socket: string;
+  root: string;
+  state_dir: string;
+  log_level: LogLevel;
+  /** Largest gRPC message accepted or sent, in bytes (kubelet's client allows 16 MiB). */
+  max_message_bytes: number;
+  /** Bounded wait for in-flight RPCs at shutdown, in milliseconds. */
+  shutdown_grace_ms: number;
+  cgroup_driver: 'cgroupfs' | 'systemd';
+  runtime: {
+    default_handler: string;
+    conmon_path: string;
+    /** Capabilities a container gets unless it adds or drops some. */
+    default_capabilities: string[];
+    /** A seccomp profile file for `RuntimeDefault`; empty means runcri's built-in profile. */
+    seccomp_profile: string;
+    /** `auto` clamps oom_score_adj to the daemon's own when the kernel refuses lowering it. */
+    restrict_oom_score_adj: 'auto' | 'true' | 'false';
+    pids_limit: number;
+    /** The image whose process is PID 1 of a pod that shares one PID namespace; empty: built-in. */
+    infra_image: string;
+  };
+  runtimes: Record<string, RuntimeHandlerConfig>;
+  network: {
+    conf_dir: string;
+    bin_dirs: string[];
+    /** CNI result cache, so DEL gets the ADD result after a restart; empty: ROOT/cni-cache. */
+    cache_dir: string;
+  };
+  image: {
+    pinned_images: string[];
+    max_concurrent_downloads: number;
+    /** A pull that receives no bytes for this long fails, naming the layer. */
+    stall_timeout_seconds: number;
+    /** A docker `config.json`-style file with an `auths` map. */
+    credentials_file: string;
+    /** A containers-registries.conf v2 file to read `[[registry]]` entries from (optional). */
+    registries_conf: string;
+    registries: RegistryEntry[];
+    default_platform: string;
+  };
+  streaming: {
+    address: string;
+    port: number;
+  };
+  metrics: {
+    enabled: boolean;
+    address: string;
+    port: number;
+  };
+}
+
+export function defaultConfig(): Config {
+  return {
+    socket: '/run/runcri/runcri.sock',
+    root: '/var/lib/runcri',
+    state_dir: '/run/runcri',
+    log_level: 'info',
+    max_message_bytes: 16 * 1024 * 1024,
+    shutdown_grace_ms: 10_000,
+    cgroup_driver: 'cgroupfs',
+    runtime: {
+      default_handler: 'runc',
+      conmon_path: '/usr/bin/conmon',
+      default_capabilities: [
+        'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'SETGID', 'SETUID', 'SETPCAP',
+        'NET_BIND_SERVICE', 'KILL', 'NET_RAW', 'SYS_CHROOT', 'MKNOD', 'AUDIT_WRITE', 'SETFCAP',
+      ],
+      seccomp_profile: '',
+      restrict_oom_score_adj: 'auto',
+      pids_limit: 0,
+      infra_image: '',
+    },
+    runtimes: {
+      runc: { path: '/usr/sbin/runc', root: '/run/runcri/runc', allowed_annotations: [], privileged_without_host_devices: false },
+    },
+    network: {
+      conf_dir: '/etc/cni/net.d',
+      bin_dirs: ['/opt/cni/bin', '/usr/lib/cni'],
+      cache_dir: '',
+    },
+    image: {
+      pinned_images: ['registry.k8s.io/pause:3.10'],
+      max_concurrent_downloads: 3,
+      stall_timeout_seconds: 60,
+      credentials_file: '',
+      registries_conf: '',
+      registries: [],
+      default_platform: '',
+    },
+    streaming: { address: '127.0.0.1', port: 0 },
+    metrics: { enabled: false, address: '127.0.0.1', port: 9090 },
+  };
+}
+
+export { LOG_LEVELS };

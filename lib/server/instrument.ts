@@ -1,0 +1,129 @@
+import * as grpc from '@grpc/grpc-js';
+import { isRuntimeError, messageOf } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
+import type { Services } from '../daemon/services.js';
+import type { CallContext, StreamHandler, UnaryHandler } from './context.js';
+import { CODE_OF_KIND } from './status-codes.js';
+
+/** Request fields that name the object an RPC is about; copied onto its log lines. */
+const ID_FIELDS = ['pod_sandbox_id', 'container_id'] as const;
+
+function idsOf(request: unknown): Record<string, string> {
+  const ids: Record<string, string> = {};
+  if (request && typeof request === 'object') {
+    for (const field of ID_FIELDS) {
+      const value = (request as Record<string, unknown>)[field];
+      if (typeof value === 'string' && value) ids[field] = value;
+    }
+  }
+  return ids;
+}
+
+function toServiceError(err: unknown): grpc.ServiceError & { unexpected: boolean } {
+  const unexpected = !isRuntimeError(err);
+  const code = isRuntimeError(err) ? CODE_OF_KIND[err.kind] : grpc.status.INTERNAL;
+  const error = Object.assign(new Error(messageOf(err)), { code, details: messageOf(err), metadata: new grpc.Metadata(), unexpected });
+  return error;
+}
+
+export interface Instrumentation {
+  services: Services;
+  log: Logger;
+  /** False until recovery at start has finished; calls meanwhile get UNAVAILABLE. */
+  isReady: () => boolean;
+  /** Counts calls in flight, so shutdown can wait for them. */
+  inflight: { count: number };
+}
+
+function callSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): AbortController {
+  const controller = new AbortController();
+  call.on('cancelled', () => controller.abort(new Error('call cancelled by the client')));
+  return controller;
+}
+
+/**
+ * The one wrapper around every RPC: readiness, a request log line with the duration and
+ * gRPC code, and the mapping from domain errors to status codes. Anything unexpected is
+ * logged with its stack and answered INTERNAL; it never reaches the process.
+ */
+export function instrumentUnary<Req, Res>(name: string, handler: UnaryHandler<Req, Res>, inst: Instrumentation): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const started = process.hrtime.bigint();
+    const log = inst.log.child({ rpc: name, ...idsOf(call.request) });
+    const finish = (err: grpc.ServiceError | null, unexpected: boolean, response?: Res) => {
+      inst.inflight.count--;
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const code = err ? err.code : grpc.status.OK;
+      if (err) {
+        if (unexpected) log.error({ ms, code: grpc.status[code], err: err.stack }, 'rpc failed unexpectedly');
+        else log.info({ ms, code: grpc.status[code], error: err.details }, 'rpc failed');
+      } else if (log.isLevelEnabled('debug')) {
+        log.debug({ ms, code: 'OK' }, 'rpc');
+      }
+      callback(err, response);
+    };
+    inst.inflight.count++;
+    if (!inst.isReady()) {
+      finish({ name: 'Error', message: 'runcri is starting', code: grpc.status.UNAVAILABLE, details: 'runcri is starting', metadata: new grpc.Metadata() }, false);
+      return;
+    }
+    const controller = callSignal(call);
+    const ctx: CallContext = { services: inst.services, signal: controller.signal, log };
+    let pending: Promise<Res>;
+    try {
+      pending = Promise.resolve(handler(call.request, ctx));
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then(
+      (response) => finish(null, false, response),
+      (err: unknown) => {
+        const serviceError = toServiceError(err);
+        if (serviceError.unexpected && err instanceof Error) serviceError.stack = err.stack;
+        finish(serviceError, serviceError.unexpected);
+      },
+    );
+  };
+}
+
+export function instrumentStream<Req, Res>(name: string, handler: StreamHandler<Req, Res>, inst: Instrumentation): grpc.handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const log = inst.log.child({ rpc: name });
+    if (!inst.isReady()) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'runcri is starting' });
+      return;
+    }
+    const controller = callSignal(call);
+    const ctx: CallContext = { services: inst.services, signal: controller.signal, log };
+    const send = (message: Res): boolean => call.write(message);
+    inst.inflight.count++;
+    log.debug('stream opened');
+    Promise.resolve()
+      .then(() => handler(call.request, ctx, send))
+      .then(
+        () => call.end(),
+        (err: unknown) => {
+          const serviceError = toServiceError(err);
+          if (serviceError.unexpected) log.error({ err: err instanceof Error ? err.stack : String(err) }, 'stream failed unexpectedly');
+          call.emit('error', serviceError);
+        },
+      )
+      .finally(() => {
+        inst.inflight.count--;
+        log.debug('stream closed');
+      });
+  };
+}
+
+/** What every RPC not built yet answers. */
+export function unimplemented(name: string): grpc.handleUnaryCall<unknown, unknown> {
+  return (_call, callback) => {
+    callback({ name: 'Error', message: `${name} is not implemented by runcri`, code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented by runcri`, metadata: new grpc.Metadata() });
+  };
+}
+
+export function unimplementedStream(name: string): grpc.handleServerStreamingCall<unknown, unknown> {
+  return (call) => {
+    call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented by runcri` });
+  };
+}

@@ -1,0 +1,125 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CriClient } from './cri-client.js';
+import { unmountBelow } from './system.js';
+
+const REPO_DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DAEMON_MAIN = join(REPO_DIST, 'lib', 'cli', 'main.js');
+
+export interface DaemonOptions {
+  /** Extra TOML appended to the generated config file. */
+  toml?: string;
+  /** Extra command-line flags. */
+  args?: string[];
+  /** Reuse the directories of an earlier daemon (restart tests). */
+  dirs?: TestDirs;
+  logLevel?: string;
+}
+
+export interface TestDirs {
+  base: string;
+  root: string;
+  state: string;
+  socket: string;
+  cniConf: string;
+  configFile: string;
+}
+
+export function makeTestDirs(): TestDirs {
+  // Short paths: Unix socket paths (conmon's attach socket among them) are limited to 108 bytes.
+  const base = mkdtempSync('/tmp/rct-');
+  const dirs = { base, root: join(base, 'root'), state: join(base, 'run'), socket: join(base, 'run', 'runcri.sock'), cniConf: join(base, 'cni'), configFile: join(base, 'runcri.toml') };
+  mkdirSync(dirs.cniConf, { recursive: true });
+  return dirs;
+}
+
+/** A runcri daemon started from the build in temporary directories, stopped by its PID. */
+export class TestDaemon {
+  private exited: Promise<number | null>;
+  stderr = '';
+
+  private constructor(readonly dirs: TestDirs, readonly process: ChildProcess, readonly client: CriClient) {
+    this.exited = new Promise((resolve) => process.once('exit', (code) => resolve(code)));
+  }
+
+  static async start(options: DaemonOptions = {}): Promise<TestDaemon> {
+    const dirs = options.dirs ?? makeTestDirs();
+    writeFileSync(dirs.configFile, options.toml ?? '');
+    const args = [
+      DAEMON_MAIN, 'serve', '--config', dirs.configFile,
+      '--root', dirs.root, '--state-dir', dirs.state, '--socket', dirs.socket,
+      '--cni-conf-dir', dirs.cniConf, '--log-level', options.logLevel ?? process.env.RUNCRI_TEST_LOG_LEVEL ?? 'info',
+      ...(options.args ?? []),
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const client = new CriClient(dirs.socket);
+    const daemon = new TestDaemon(dirs, child, client);
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (chunk: string) => {
+      daemon.stderr += chunk;
+      if (process.env.RUNCRI_TEST_LOGS) process.stderr.write(chunk);
+    });
+    await daemon.waitReady();
+    return daemon;
+  }
+
+  get pid(): number {
+    return this.process.pid!;
+  }
+
+  private async waitReady(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let exitCode: number | null | undefined;
+    void this.exited.then((c) => { exitCode = c; });
+    while (Date.now() < deadline) {
+      if (exitCode !== undefined) throw new Error(`runcri exited with ${exitCode} before it was ready:\n${this.stderr}`);
+      if (existsSync(this.dirs.socket)) {
+        try {
+          await this.client.runtime('Version', {}, { deadlineMs: 1000 });
+          return;
+        } catch {
+          // not yet
+        }
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`runcri was not ready within ${timeoutMs} ms:\n${this.stderr}`);
+  }
+
+  /** SIGTERM and wait: the graceful path. */
+  async stop(): Promise<number | null> {
+    this.client.close();
+    if (this.process.exitCode === null && this.process.signalCode === null) this.process.kill('SIGTERM');
+    return this.exited;
+  }
+
+  /** SIGKILL: the crash path. */
+  async kill(): Promise<void> {
+    this.client.close();
+    if (this.process.exitCode === null && this.process.signalCode === null) this.process.kill('SIGKILL');
+    await this.exited;
+  }
+
+  waitExit(): Promise<number | null> {
+    return this.exited;
+  }
+
+  /** Stops the daemon and removes its directories; mounts left under them are a test failure elsewhere, but never left on the machine. */
+  async destroy(): Promise<void> {
+    await this.stop();
+    removeTestDirs(this.dirs);
+  }
+}
+
+export function removeTestDirs(dirs: TestDirs): void {
+  unmountBelow(dirs.base);
+  rmSync(dirs.base, { recursive: true, force: true });
+}
+
+export function readDaemonLog(d: TestDaemon): string[] {
+  return d.stderr.split('\n').filter(Boolean);
+}
+
+export { readFileSync };
