@@ -50,7 +50,7 @@ default-network:
 	fi
 
 run: build default-network
-	node dist/lib/cli/main.js serve
+	./bin/runcri serve
 
 test: test-deps
 	npm test

@@ -14,7 +14,7 @@ import { configFromToml } from '../lib/config/index.js';
 import { silentLogger } from '../lib/log/index.js';
 import { createCriServer } from '../lib/server/index.js';
 import { StateStore } from '../lib/state/index.js';
-import { compare, metric, percentile, rssKiB } from './report.js';
+import { compare, metric, percentile, pssKiB, rssKiB } from './report.js';
 
 const CLIENT = join(dirname(fileURLToPath(import.meta.url)), 'version-client.js');
 const CALLS = 1000;
@@ -59,7 +59,9 @@ export async function run(): Promise<void> {
   const daemon = await TestDaemon.start({ logLevel: 'warn' });
   try {
     await new Promise((r) => setTimeout(r, 1000));
-    metric('daemon_idle_rss', rssKiB(daemon.pid, (p) => readFileSync(p, 'utf8')) / 1024, 'MiB');
+    const read = (p: string) => readFileSync(p, 'utf8');
+    metric('daemon_idle_rss', rssKiB(daemon.pid, read) / 1024, 'MiB');
+    metric('daemon_idle_pss', pssKiB(daemon.pid, read) / 1024, 'MiB');
 
     const viaLocalhost = versionLatencies(daemon.dirs.socket, 'localhost');
     const viaPath = versionLatencies(daemon.dirs.socket, daemon.dirs.socket);

@@ -4,6 +4,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CriClient } from './cri-client.js';
 import { unmountBelow } from './system.js';
+import { DAEMON_NODE_FLAGS } from '../../lib/cli/node-flags.js';
 
 const REPO_DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DAEMON_MAIN = join(REPO_DIST, 'lib', 'cli', 'main.js');
@@ -48,7 +49,7 @@ export class TestDaemon {
     const dirs = options.dirs ?? makeTestDirs();
     writeFileSync(dirs.configFile, options.toml ?? '');
     const args = [
-      DAEMON_MAIN, 'serve', '--config', dirs.configFile,
+      ...DAEMON_NODE_FLAGS, DAEMON_MAIN, 'serve', '--config', dirs.configFile,
       '--root', dirs.root, '--state-dir', dirs.state, '--socket', dirs.socket,
       '--cni-conf-dir', dirs.cniConf, '--log-level', options.logLevel ?? process.env.RUNCRI_TEST_LOG_LEVEL ?? 'info',
       ...(options.args ?? []),
