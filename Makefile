@@ -61,8 +61,8 @@ bench: test-deps
 install: build default-network
 	rm -rf $(LIBDIR)
 	mkdir -p $(LIBDIR) $(PREFIX)/bin $(CONFIG_DIR)
-	cp -r dist package.json package-lock.json protos bundles bin $(LIBDIR)/
-	cd $(LIBDIR) && npm ci --omit=dev --no-audit --no-fund
+	cp -r dist node_modules package.json package-lock.json protos bundles bin $(LIBDIR)/
+	cd $(LIBDIR) && npm prune --omit=dev --no-audit --no-fund >/dev/null
 	ln -sf $(LIBDIR)/bin/runcri $(PREFIX)/bin/runcri
 	@if [ ! -e $(CONFIG_DIR)/runcri.toml ]; then \
 	  { echo "# runcri configuration. Every setting below is the built-in default;"; \
@@ -70,10 +70,9 @@ install: build default-network
 	    node dist/lib/cli/main.js config --config /dev/null | sed -e 's/^\([^[]\)/# \1/' -e 's/^\[/# [/'; } > $(CONFIG_DIR)/runcri.toml; \
 	  echo "wrote $(CONFIG_DIR)/runcri.toml"; \
 	fi
-	@if [ -d $(SYSTEMD_DIR) ]; then \
-	  sed 's#@BINDIR@#$(PREFIX)/bin#' bundles/systemd/runcri.service > $(SYSTEMD_DIR)/runcri.service; \
-	  echo "wrote $(SYSTEMD_DIR)/runcri.service (systemctl daemon-reload && systemctl enable --now runcri)"; \
-	fi
+	mkdir -p $(SYSTEMD_DIR)
+	sed 's#@BINDIR@#$(PREFIX)/bin#' bundles/systemd/runcri.service > $(SYSTEMD_DIR)/runcri.service
+	@echo "wrote $(SYSTEMD_DIR)/runcri.service (systemctl daemon-reload && systemctl enable --now runcri)"
 
 uninstall:
 	rm -rf $(LIBDIR) $(PREFIX)/bin/runcri $(SYSTEMD_DIR)/runcri.service
