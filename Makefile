@@ -11,8 +11,8 @@ CNI_CONF_DIR ?= /etc/cni/net.d
 SYSTEMD_DIR ?= /etc/systemd/system
 
 # What the daemon needs on a node, and what the tests add (a registry, static binaries for images).
-RUNTIME_PACKAGES := runc crun conmon containernetworking-plugins catatonit iptables iproute2 util-linux zstd
-TEST_PACKAGES    := docker-registry busybox-static socat procps
+RUNTIME_PACKAGES := runc crun conmon containernetworking-plugins catatonit iptables iproute2 util-linux procps attr zstd
+TEST_PACKAGES    := docker-registry busybox-static socat openssl curl
 
 .PHONY: all deps test-deps node-check build run test bench install uninstall clean default-network
 

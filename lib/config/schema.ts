@@ -73,11 +73,22 @@ export interface Config {
   streaming: {
     address: string;
     port: number;
+    /** Seconds a client has to open all its streams after the upgrade. */
+    stream_creation_timeout_seconds: number;
+    /** A streaming connection with no traffic for this long is closed (4 h, as kubelet's). */
+    stream_idle_timeout_seconds: number;
+    /** Serve HTTPS with this certificate and key (PEM files); empty: plain HTTP. */
+    tls_cert_file: string;
+    tls_key_file: string;
+    /** When set, clients must present a certificate signed by this CA. */
+    tls_client_ca_file: string;
   };
   metrics: {
     enabled: boolean;
     address: string;
     port: number;
+    /** Groups ListPodSandboxMetrics reports (cri-o's `included_pod_metrics`): cpu, memory, network, oom, disk, process. */
+    included_pod_metrics: string[];
   };
 }
 
@@ -119,8 +130,11 @@ export function defaultConfig(): Config {
       registries: [],
       default_platform: '',
     },
-    streaming: { address: '127.0.0.1', port: 0 },
-    metrics: { enabled: false, address: '127.0.0.1', port: 9090 },
+    streaming: {
+      address: '127.0.0.1', port: 0, stream_creation_timeout_seconds: 30, stream_idle_timeout_seconds: 4 * 3600,
+      tls_cert_file: '', tls_key_file: '', tls_client_ca_file: '',
+    },
+    metrics: { enabled: false, address: '127.0.0.1', port: 9090, included_pod_metrics: ['cpu', 'memory', 'network', 'oom', 'disk', 'process'] },
   };
 }
 

@@ -5,7 +5,14 @@ import type { Logger } from '../log/index.js';
 import { acquireRootLock, StateStore, type RootLock } from '../state/index.js';
 import { createCriServer, listenOnSocket, type CriServer, type SocketListener } from '../server/index.js';
 import { packageVersion } from './version.js';
-import { cniConfigPresence, runtimeReadiness } from './readiness.js';
+import { runtimeReadiness } from './readiness.js';
+import { CgroupManager, hostCgroupLayout } from '../cgroups/index.js';
+import { CniNetwork, SandboxService, type PodContainersHook } from '../sandbox/index.js';
+import { ImageService } from '../image/index.js';
+import { Storage } from '../storage/index.js';
+import { ContainerService } from '../container/index.js';
+import { ContainerEventBus, RuntimeMetrics, StatsService, containerStatsSource, startMetricsEndpoint } from '../stats/index.js';
+import { StreamingService, streamingLookups } from '../streaming/index.js';
 import type { Services } from './services.js';
 
 export interface Daemon {
@@ -27,6 +34,18 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let server: CriServer | undefined;
   try {
     store = StateStore.open(join(config.root, 'state.db'));
+    const metrics = new RuntimeMetrics();
+    const network = new CniNetwork({
+      confDir: config.network.conf_dir, binDirs: config.network.bin_dirs, cacheDir: config.network.cache_dir, log: log.child({ module: 'cni' }),
+      onOperation: (operation, seconds, failed) => metrics.cniOperation(operation, seconds, failed),
+    });
+    const storage = new Storage(config.root);
+    const events = new ContainerEventBus({ capacity: 1000, log: log.child({ module: 'events' }), onDrop: () => metrics.eventDropped() });
+    const statsContainers = containerStatsSource(
+      { get: (id) => services.containers.get(id), list: () => services.containers.list() },
+      (id) => storage.upperDirOf(id), hostCgroupLayout().version);
+    const state = store;
+    let containers: ContainerService | undefined;
     const services: Services = {
       config,
       version: packageVersion(),
@@ -34,16 +53,50 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       store,
       oomRestriction: detectOomScoreRestriction(config.runtime.restrict_oom_score_adj),
       runtimeReadiness: runtimeReadiness(config),
-      network: cniConfigPresence(config.network.conf_dir),
+      network,
+      pods: new SandboxService({
+        config, store, log, network, cgroups: new CgroupManager(hostCgroupLayout()),
+        // the container service joins Services after this is built; read it at each stop/remove
+        containers: () => (services as { containers?: PodContainersHook }).containers,
+      }),
+      storage,
+      images: new ImageService({ config, state: store, storage, log: log.child({ module: 'image' }), metrics }),
+      // built on first use: it needs the pod and image services of this same object
+      get containers(): ContainerService {
+        containers ??= new ContainerService({ config, store: state, log: log.child({ module: 'container' }), pods: services.pods, images: services.images, storage, oomRestriction: services.oomRestriction, events, metrics });
+        return containers;
+      },
+      metrics,
+      events,
+      streaming: new StreamingService({ config, log, lookups: streamingLookups(config, () => services.containers, () => services.pods) }),
+      stats: new StatsService({
+        cgroups: new CgroupManager(hostCgroupLayout()), metrics, events, includedPodMetrics: config.metrics.included_pod_metrics,
+        pods: { get: (id) => services.pods.get(id), list: () => services.pods.list() },
+        containers: () => statsContainers,
+      }),
     };
     server = createCriServer(services, log);
     listener = await listenOnSocket(config.socket, server.grpc, log);
+    await storage.init();
+    await services.images.recover();
+    await services.pods.recover();
+    await services.containers.recover();
+    await services.streaming.start();
+    const metricsEndpoint = config.metrics.enabled ? await startMetricsEndpoint(metrics.registry, config.metrics.address, config.metrics.port, log) : undefined;
     server.setReady();
     log.info({ socket: config.socket, root: config.root, version: services.version }, 'runcri is serving');
     const running = { server, listener, store };
     return {
       services,
-      stop: () => stopDaemon(running, config, lock, log),
+      stop: async () => {
+        services.images.stop();
+        services.containers.stop();
+        await services.streaming.stop();
+        // open GetContainerEvents streams would otherwise hold shutdown for the whole grace period
+        events.close();
+        await metricsEndpoint?.close();
+        return stopDaemon(running, config, lock, log);
+      },
     };
   } catch (err) {
     await listener?.close();

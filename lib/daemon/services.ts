@@ -1,6 +1,12 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { StateStore } from '../state/index.js';
+import type { ContainerService } from '../container/index.js';
+import type { SandboxService } from '../sandbox/index.js';
+import type { ImageService } from '../image/index.js';
+import type { Storage } from '../storage/index.js';
+import type { ContainerEventBus, RuntimeMetrics, StatsService } from '../stats/index.js';
+import type { StreamingService } from '../streaming/index.js';
 
 export interface Condition {
   ready: boolean;
@@ -27,4 +33,18 @@ export interface Services {
   oomRestriction: { restricted: boolean; own: number };
   runtimeReadiness(): Condition;
   network: NetworkReadiness;
+  pods: SandboxService;
+  images: ImageService;
+  /** Container lifecycle; also the hook that takes a pod's containers along when it stops. */
+  containers: ContainerService;
+  /** Layer store and container root filesystems (overlay). */
+  storage: Storage;
+  /** Container and pod stats, pod metrics (lib/stats). */
+  stats: StatsService;
+  /** Container lifecycle events: the container service publishes, GetContainerEvents subscribes. */
+  events: ContainerEventBus;
+  /** The Prometheus registry every module records into. */
+  metrics: RuntimeMetrics;
+  /** Exec, Attach and PortForward: the streaming server and its tokens (lib/streaming). */
+  streaming: StreamingService;
 }

@@ -12,5 +12,8 @@ export interface CallContext {
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res> | Res;
 
-/** A server-streaming handler writes with `send` until it returns or the signal aborts. */
-export type StreamHandler<Req, Res> = (request: Req, ctx: CallContext, send: (message: Res) => boolean) => Promise<void>;
+/**
+ * A server-streaming handler writes with `send` until it returns or the signal aborts. `send`
+ * returns false when the client is not reading; `drained` resolves once it has caught up.
+ */
+export type StreamHandler<Req, Res> = (request: Req, ctx: CallContext, send: (message: Res) => boolean, drained: () => Promise<void>) => Promise<void>;

@@ -54,6 +54,7 @@ export function instrumentUnary<Req, Res>(name: string, handler: UnaryHandler<Re
       inst.inflight.count--;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const code = err ? err.code : grpc.status.OK;
+      inst.services.metrics?.observeRpc(name, code, ms / 1000);
       if (err) {
         if (unexpected) log.error({ ms, code: grpc.status[code], err: err.stack }, 'rpc failed unexpectedly');
         else log.info({ ms, code: grpc.status[code], error: err.details }, 'rpc failed');
@@ -96,10 +97,11 @@ export function instrumentStream<Req, Res>(name: string, handler: StreamHandler<
     const controller = callSignal(call);
     const ctx: CallContext = { services: inst.services, signal: controller.signal, log };
     const send = (message: Res): boolean => call.write(message);
+    const drained = () => new Promise<void>((resolve) => call.once('drain', resolve));
     inst.inflight.count++;
     log.debug('stream opened');
     Promise.resolve()
-      .then(() => handler(call.request, ctx, send))
+      .then(() => handler(call.request, ctx, send, drained))
       .then(
         () => call.end(),
         (err: unknown) => {

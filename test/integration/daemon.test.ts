@@ -1,6 +1,6 @@
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { statSync, writeFileSync, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
@@ -8,6 +8,7 @@ import { TestDaemon, DAEMON_MAIN, makeTestDirs, removeTestDirs } from '../helper
 import { expectCode } from '../helpers/cri-client.js';
 import { rawGrpcCall } from '../helpers/grpc-raw.js';
 import { loadCriProto } from '../../lib/server/proto.js';
+import { packageVersion } from '../../lib/daemon/version.js';
 import { imageServiceHandlers, runtimeServiceHandlers, runtimeServiceStreams } from '../../lib/server/handlers/index.js';
 
 let daemon: TestDaemon;
@@ -20,12 +21,12 @@ after(async () => {
   await daemon.destroy();
 });
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 test('Version names runcri, its package version and CRI v1', async () => {
   const v = await daemon.client.runtime('Version', { version: '0.1.0' });
   assert.equal(v.runtime_name, 'runcri');
-  assert.equal(v.runtime_version, pkg.version);
+  assert.equal(v.runtime_version, packageVersion());
+  assert.match(v.runtime_version, /^\d+\.\d+\.\d+/);
   assert.equal(v.runtime_api_version, 'v1');
 });
 

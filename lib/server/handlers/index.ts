@@ -4,8 +4,38 @@
  */
 import type { StreamHandler, UnaryHandler } from '../context.js';
 import { runtimeVersion } from './runtime-version.js';
+import { containerExec } from './container-exec.js';
+import { containerAttach } from './container-attach.js';
+import { podPortForward } from './pod-port-forward.js';
 import { runtimeStatus } from './runtime-status.js';
 import { runtimeConfig } from './runtime-config.js';
+import { podRun } from './pod-run.js';
+import { podStop } from './pod-stop.js';
+import { podRemove } from './pod-remove.js';
+import { podStatus } from './pod-status.js';
+import { podList } from './pod-list.js';
+import { runtimeUpdateConfig } from './runtime-update-config.js';
+import { imagePull } from './image-pull.js';
+import { imageList } from './image-list.js';
+import { imageStatus } from './image-status.js';
+import { imageRemove } from './image-remove.js';
+import { imageFsInfo } from './image-fs-info.js';
+import { containerStats } from './container-stats.js';
+import { containerStatsList } from './container-stats-list.js';
+import { podStats } from './pod-stats.js';
+import { podStatsList } from './pod-stats-list.js';
+import { metricDescriptorsList } from './metric-descriptors-list.js';
+import { podMetricsList } from './pod-metrics-list.js';
+import { containerEvents } from './container-events.js';
+import { containerCreate } from './container-create.js';
+import { containerStart } from './container-start.js';
+import { containerStop } from './container-stop.js';
+import { containerRemove } from './container-remove.js';
+import { containerList } from './container-list.js';
+import { containerStatus } from './container-status.js';
+import { containerUpdate } from './container-update.js';
+import { containerReopenLog } from './container-reopen-log.js';
+import { execSync } from './exec-sync.js';
 
 // Handlers are typed per file; the table erases the message types for registration.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -17,8 +47,40 @@ export const runtimeServiceHandlers: Record<string, AnyUnary> = {
   Version: runtimeVersion,
   Status: runtimeStatus,
   RuntimeConfig: runtimeConfig,
+  RunPodSandbox: podRun,
+  StopPodSandbox: podStop,
+  RemovePodSandbox: podRemove,
+  PodSandboxStatus: podStatus,
+  ListPodSandbox: podList,
+  UpdateRuntimeConfig: runtimeUpdateConfig,
+  ContainerStats: containerStats,
+  ListContainerStats: containerStatsList,
+  PodSandboxStats: podStats,
+  ListPodSandboxStats: podStatsList,
+  ListMetricDescriptors: metricDescriptorsList,
+  ListPodSandboxMetrics: podMetricsList,
+  CreateContainer: containerCreate,
+  StartContainer: containerStart,
+  StopContainer: containerStop,
+  RemoveContainer: containerRemove,
+  ListContainers: containerList,
+  ContainerStatus: containerStatus,
+  UpdateContainerResources: containerUpdate,
+  ReopenContainerLog: containerReopenLog,
+  ExecSync: execSync,
+  Exec: containerExec,
+  Attach: containerAttach,
+  PortForward: podPortForward,
 };
 
-export const runtimeServiceStreams: Record<string, AnyStream> = {};
+export const runtimeServiceStreams: Record<string, AnyStream> = {
+  GetContainerEvents: containerEvents,
+};
 
-export const imageServiceHandlers: Record<string, AnyUnary> = {};
+export const imageServiceHandlers: Record<string, AnyUnary> = {
+  PullImage: imagePull,
+  ListImages: imageList,
+  ImageStatus: imageStatus,
+  RemoveImage: imageRemove,
+  ImageFsInfo: imageFsInfo,
+};

@@ -17,10 +17,11 @@ export function runtimeStatus(req: StatusRequest__Output, ctx: CallContext): Sta
       name: name === services.config.runtime.default_handler ? '' : name,
       features: { recursive_read_only_mounts: false, user_namespaces: false },
     })),
-    features: { supplemental_groups_policy: false },
+    // CreateContainer honours Merge and Strict and reports the effective groups in ContainerStatus.user.
+    features: { supplemental_groups_policy: true },
   };
   if (req.verbose) {
-    response.info = { config: JSON.stringify(services.config) };
+    response.info = { config: JSON.stringify(services.config), streaming: JSON.stringify({ address: services.streaming.address }) };
   }
   return response;
 }

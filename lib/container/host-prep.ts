@@ -1,0 +1,109 @@
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import type { Mount__Output } from '../generated/runtime/v1/Mount.js';
+import { InvalidArgumentError, NotFoundError, messageOf } from '../errors/index.js';
+import type { OciSeccomp } from '../oci/index.js';
+import { runCommand } from '../process/index.js';
+
+interface MountInfo { mountPoint: string; optional: string }
+
+function mountTable(): MountInfo[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((line) => {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    return { mountPoint: f[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))), optional: f.slice(6, sep).join(' ') };
+  });
+}
+
+/** The mount that holds `path` (the longest mount point above it). */
+function mountOf(path: string, table: MountInfo[]): MountInfo | undefined {
+  let best: MountInfo | undefined;
+  for (const m of table) {
+    if (path === m.mountPoint || path.startsWith(m.mountPoint === '/' ? '/' : `${m.mountPoint}/`)) {
+      if (!best || m.mountPoint.length >= best.mountPoint.length) best = m;
+    }
+  }
+  return best;
+}
+
+/**
+ * Makes `path` a shared mount so slave and shared container mounts see the host's changes.
+ * A path that is not a mount point is bind-mounted onto itself first, so only it (not the
+ * whole filesystem it lives on) changes propagation. Returns whether it made that mount.
+ */
+async function ensureShared(path: string): Promise<boolean> {
+  const table = mountTable();
+  const holder = mountOf(path, table);
+  if (holder && /\bshared:/.test(holder.optional)) return false;
+  // --rbind, so mounts already below `path` stay visible through the new one.
+  if (holder?.mountPoint !== path) await runCommand('mount', ['--rbind', path, path], { timeoutMs: 10_000 });
+  await runCommand('mount', ['--make-shared', path], { timeoutMs: 10_000 });
+  return holder?.mountPoint !== path;
+}
+
+/** Undoes a self bind mount `ensureShared` made (lazily: containers may still hold copies). */
+export async function releaseShared(path: string): Promise<void> {
+  if (mountTable().some((m) => m.mountPoint === path)) await runCommand('umount', ['-l', path], { timeoutMs: 10_000 });
+}
+
+/**
+ * The request's mounts with host paths checked and resolved (a missing one is the caller's
+ * error, not a directory to invent), and sources of propagating mounts made shared.
+ */
+export async function prepareMounts(mounts: Mount__Output[]): Promise<{ mounts: Mount__Output[]; propagated: string[]; madeShared: string[] }> {
+  const out: Mount__Output[] = [];
+  const propagated: string[] = [];
+  const madeShared: string[] = [];
+  for (const m of mounts) {
+    if (!m.host_path || !isAbsolute(m.host_path)) throw new InvalidArgumentError(`mount ${m.container_path}: host_path "${m.host_path}" must be an absolute path`);
+    if (!existsSync(m.host_path)) throw new InvalidArgumentError(`mount ${m.container_path}: host path ${m.host_path} does not exist`);
+    const hostPath = realpathSync(m.host_path);
+    if (m.propagation !== 'PROPAGATION_PRIVATE') {
+      propagated.push(hostPath);
+      if (await ensureShared(hostPath)) madeShared.push(hostPath);
+    }
+    out.push({ ...m, host_path: hostPath });
+  }
+  return { mounts: out, propagated, madeShared };
+}
+
+/** The log file's host path: `log_path` relative to the pod's log directory, never outside it. */
+export function resolveLogPath(logDirectory: string, logPath: string, fallbackDir: string): string {
+  if (!logDirectory || !logPath) return join(fallbackDir, 'container.log');
+  const full = resolve(logDirectory, logPath);
+  const rel = relative(resolve(logDirectory), full);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw new InvalidArgumentError(`log_path "${logPath}" escapes the pod's log directory`);
+  return full;
+}
+
+export function loadSeccompProfile(path: string): OciSeccomp {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new NotFoundError(`seccomp profile ${path}: ${messageOf(err)}`);
+  }
+  try {
+    const profile = JSON.parse(text) as OciSeccomp;
+    if (typeof profile.defaultAction !== 'string') throw new Error('no defaultAction');
+    return profile;
+  } catch (err) {
+    throw new InvalidArgumentError(`seccomp profile ${path} is not a valid profile: ${messageOf(err)}`);
+  }
+}
+
+/** Whether `pid` is still a live (non-zombie) process. */
+export function processAlive(pid: number): boolean {
+  if (!pid) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Nanoseconds of a file's modification time (conmon writes the exit file when the container exits). */
+export function mtimeNanos(path: string): bigint {
+  return statSync(path, { bigint: true }).mtimeNs;
+}

@@ -1,0 +1,507 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Config } from '../config/index.js';
+import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
+import type { CreateContainerRequest__Output } from '../generated/runtime/v1/CreateContainerRequest.js';
+import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources.js';
+import { AlreadyExistsError, CancelledError, FailedPreconditionError, InvalidArgumentError, NotFoundError, isRuntimeError, messageOf } from '../errors/index.js';
+import type { ImageRuntimeConfig, ImageService } from '../image/index.js';
+import type { Logger } from '../log/index.js';
+import { OciRuntime, type ExecResult, type OciProcess, type OciSpec } from '../oci/index.js';
+import type { PodRecord, SandboxService } from '../sandbox/index.js';
+import type { RecordTable, StateStore } from '../state/index.js';
+import type { Storage } from '../storage/index.js';
+import { matchesLabels, newId, requireField, resolveIdPrefix } from '../util/ids.js';
+import { nanosToWire, nowNanos } from '../util/time.js';
+import { allHostDevices, loadRuntimeDefaults, resolveHostDevices } from './defaults.js';
+import { ExitWatcher } from './exit-watcher.js';
+import { loadSeccompProfile, mtimeNanos, prepareMounts, processAlive, releaseShared, resolveLogPath } from './host-prep.js';
+import type { ContainerRecord, ContainerStateName } from './record.js';
+import { readFileInRoot } from './rootfs-files.js';
+import { buildSpec, ociResources, seccompChoice, type ResolvedDevice, type RuntimeDefaults } from './spec/index.js';
+
+export interface ContainerServiceDeps {
+  config: Config;
+  store: StateStore;
+  log: Logger;
+  pods: SandboxService;
+  images: ImageService;
+  storage: Storage;
+  oomRestriction: { restricted: boolean; own: number };
+  /** Where lifecycle events go (GetContainerEvents). */
+  events?: ContainerEventSink;
+  metrics?: { containerOomKilled(): void };
+}
+
+export interface ContainerEventSink {
+  publish(event: { type: 'CONTAINER_CREATED_EVENT' | 'CONTAINER_STARTED_EVENT' | 'CONTAINER_STOPPED_EVENT' | 'CONTAINER_DELETED_EVENT'; containerId: string; podId: string; createdAt: bigint }): void;
+}
+
+export interface ContainerFilter {
+  id?: string;
+  podId?: string;
+  state?: ContainerStateName;
+  labelSelector?: Record<string, string>;
+}
+
+/** A stop that outlives its grace period waits this long for SIGKILL to land. */
+const KILL_WAIT_MS = 10_000;
+/** Bytes kept of each of an ExecSync's stdout and stderr (kubelet's own cap is 16 MiB total). */
+const EXEC_OUTPUT_CAP = 4 * 1024 * 1024;
+
+/**
+ * Container lifecycle: records in memory (every List/Status reads only these) and in the
+ * state store (written before an RPC answers), runc through conmon for everything that runs,
+ * and conmon's exit files for how containers ended.
+ */
+export class ContainerService {
+  private readonly containers = new Map<string, ContainerRecord>();
+  /** `pod/name/attempt` → container ID, reserved from the start of a create. */
+  private readonly names = new Map<string, string>();
+  private readonly exitWaiters = new Map<string, Set<() => void>>();
+  private readonly runtimes = new Map<string, OciRuntime>();
+  private readonly processes = new Map<string, OciProcess>();
+  private readonly table: RecordTable<ContainerRecord>;
+  private readonly exitDir: string;
+  private readonly watcher: ExitWatcher;
+  private defaults: RuntimeDefaults | undefined;
+
+  constructor(private readonly deps: ContainerServiceDeps) {
+    this.table = deps.store.table<ContainerRecord>('containers');
+    this.exitDir = join(deps.config.state_dir, 'exits');
+    mkdirSync(this.exitDir, { recursive: true, mode: 0o700 });
+    this.watcher = new ExitWatcher(this.exitDir, (id) => this.noteExit(id));
+  }
+
+  private get runtimeDefaults(): RuntimeDefaults {
+    this.defaults ??= loadRuntimeDefaults(this.deps.config, this.deps.oomRestriction);
+    return this.defaults;
+  }
+
+  private runtimeFor(handler: string): OciRuntime {
+    const name = handler || this.deps.config.runtime.default_handler;
+    let rt = this.runtimes.get(name);
+    if (!rt) {
+      const cfg = this.deps.config.runtimes[name];
+      if (!cfg) throw new InvalidArgumentError(`runtime handler "${handler}" is not configured`);
+      rt = new OciRuntime({
+        runtimePath: cfg.path, runtimeRoot: cfg.root, conmonPath: this.deps.config.runtime.conmon_path,
+        exitDir: this.exitDir, socketDir: join(this.deps.config.state_dir, 'sockets'), execDir: join(this.deps.config.state_dir, 'exec'),
+        log: this.deps.log.child({ module: 'oci', handler: name }),
+      });
+      this.runtimes.set(name, rt);
+    }
+    return rt;
+  }
+
+  private nameKey(podId: string, name: string, attempt: number): string {
+    return `${podId}/${name}/${attempt}`;
+  }
+
+  private persist(c: ContainerRecord): void {
+    this.table.put(c);
+  }
+
+  /**
+   * Rebuilds the in-memory view at start: half-made containers are undone, and containers
+   * that exited while the daemon was down get their real exit code and time from conmon.
+   */
+  async recover(): Promise<void> {
+    // Loaded now so that a broken install (no bundles/) fails the start, not the first create.
+    this.defaults = loadRuntimeDefaults(this.deps.config, this.deps.oomRestriction);
+    // Exec sessions of a daemon that was killed: their processes went with it.
+    rmSync(join(this.deps.config.state_dir, 'exec'), { recursive: true, force: true });
+    this.watcher.start();
+    for (const c of this.table.all()) {
+      if (c.phase === 'creating') {
+        await this.undoCreate(c).catch((err: unknown) => this.deps.log.warn({ container: c.id, err: messageOf(err) }, 'cleaning up a half-created container failed'));
+        continue;
+      }
+      this.containers.set(c.id, c);
+      this.names.set(this.nameKey(c.podId, c.metadata.name, c.metadata.attempt), c.id);
+      this.reconcile(c, true);
+    }
+    this.deps.log.info({ containers: this.containers.size }, 'containers recovered');
+  }
+
+  stop(): void {
+    this.watcher.stop();
+  }
+
+  /**
+   * Brings a record in line with conmon: its exit file and, when `deep`, its monitor gone
+   * without one. Reads do the cheap check (one stat); recovery and waits do both.
+   */
+  private reconcile(c: ContainerRecord, deep = false): void {
+    if (c.state !== 'CONTAINER_RUNNING' && c.state !== 'CONTAINER_CREATED') return;
+    const exitFile = join(this.exitDir, c.id);
+    if (existsSync(exitFile)) {
+      const text = readFileSync(exitFile, 'utf8').trim();
+      if (text === '') return; // conmon is still writing it; the watcher fires again
+      const code = Number(text);
+      const oom = existsSync(join(c.containerDir, 'oom')) && code === 137;
+      c.state = 'CONTAINER_EXITED';
+      c.exitCode = Number.isInteger(code) ? code : 255;
+      c.finishedAt = mtimeNanos(exitFile).toString();
+      c.reason = oom ? 'OOMKilled' : c.exitCode === 0 ? 'Completed' : 'Error';
+      c.message = oom ? 'the container was killed by the OOM killer' : '';
+      this.persist(c);
+      if (oom) this.deps.metrics?.containerOomKilled();
+      this.publish('CONTAINER_STOPPED_EVENT', c, BigInt(c.finishedAt));
+      this.wake(c.id);
+      return;
+    }
+    if (!deep) return;
+    const conmonPid = Number(readIfExists(join(c.bundle, 'conmon.pid')) ?? '0');
+    if (!processAlive(conmonPid) && !processAlive(c.pid)) {
+      // conmon writes the exit file before it exits: look again in case that happened just now.
+      if (existsSync(exitFile)) {
+        this.reconcile(c);
+        return;
+      }
+      c.state = 'CONTAINER_EXITED';
+      c.exitCode = 255;
+      c.finishedAt = nanosToWire(nowNanos());
+      c.reason = 'Error';
+      c.message = 'the container monitor exited without recording an exit code';
+      this.persist(c);
+      this.publish('CONTAINER_STOPPED_EVENT', c, BigInt(c.finishedAt));
+      this.wake(c.id);
+    }
+  }
+
+  private publish(type: Parameters<ContainerEventSink['publish']>[0]['type'], c: ContainerRecord, at: bigint): void {
+    this.deps.events?.publish({ type, containerId: c.id, podId: c.podId, createdAt: at });
+  }
+
+  private noteExit(id: string): void {
+    const c = this.containers.get(id);
+    if (c) this.reconcile(c);
+  }
+
+  private wake(id: string): void {
+    const waiters = this.exitWaiters.get(id);
+    if (!waiters) return;
+    this.exitWaiters.delete(id);
+    for (const w of waiters) w();
+  }
+
+  /** Resolves when the container has exited or `ms` passed; true if it exited. */
+  private waitExit(c: ContainerRecord, ms: number): Promise<boolean> {
+    this.reconcile(c);
+    if (c.state === 'CONTAINER_EXITED') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const set = this.exitWaiters.get(c.id) ?? new Set();
+      this.exitWaiters.set(c.id, set);
+      let poll: NodeJS.Timeout | undefined;
+      const done = (exited: boolean) => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        set.delete(onExit);
+        if (set.size === 0 && this.exitWaiters.get(c.id) === set) this.exitWaiters.delete(c.id);
+        resolve(exited);
+      };
+      const onExit = () => done(true);
+      const timer = setTimeout(() => {
+        this.reconcile(c);
+        done(c.state === 'CONTAINER_EXITED');
+      }, ms);
+      // fs.watch can miss an event; a slow poll guarantees progress.
+      poll = setInterval(() => this.reconcile(c, true), 250);
+      set.add(onExit);
+    });
+  }
+
+  get(idOrPrefix: string): ContainerRecord {
+    const c = resolveIdPrefix(this.containers, requireField(idOrPrefix, 'container_id'), 'container');
+    this.reconcile(c);
+    return c;
+  }
+
+  list(filter: ContainerFilter = {}): ContainerRecord[] {
+    const out: ContainerRecord[] = [];
+    for (const c of this.containers.values()) {
+      if (filter.id && !c.id.startsWith(filter.id)) continue;
+      if (filter.podId && !c.podId.startsWith(filter.podId)) continue;
+      this.reconcile(c);
+      if (filter.state && c.state !== filter.state) continue;
+      if (!matchesLabels(c.labels, filter.labelSelector)) continue;
+      out.push(c);
+    }
+    return out;
+  }
+
+  /** CreateContainer. The name is reserved first, so a retried slow create gets ALREADY_EXISTS naming the first. */
+  async create(req: CreateContainerRequest__Output, signal: AbortSignal, log: Logger): Promise<string> {
+    const podId = requireField(req.pod_sandbox_id, 'pod_sandbox_id');
+    const config = req.config;
+    if (!config) throw new InvalidArgumentError('config is required');
+    const name = requireField(config.metadata?.name, 'config.metadata.name');
+    const imageName = requireField(config.image?.image, 'config.image.image');
+    const pod = this.deps.pods.get(podId);
+    if (pod.state !== 'SANDBOX_READY') throw new FailedPreconditionError(`pod sandbox ${pod.id} is not ready`);
+    const attempt = config.metadata?.attempt ?? 0;
+    const key = this.nameKey(pod.id, name, attempt);
+    const existing = this.names.get(key);
+    if (existing) throw new AlreadyExistsError(`container name "${name}" (attempt ${attempt}) in pod ${pod.id} is already reserved for container ${existing}`);
+    const image = this.deps.images.resolve(imageName);
+    if (!image) throw new NotFoundError(`image "${imageName}" not found`);
+
+    const id = newId();
+    this.names.set(key, id);
+    const c: ContainerRecord = {
+      id, podId: pod.id, metadata: { name, attempt }, phase: 'creating', state: 'CONTAINER_CREATED',
+      image: imageName, imageRef: image.repoDigests[0] ?? image.id, imageId: image.id,
+      labels: { ...config.labels }, annotations: { ...config.annotations },
+      createdAt: '0', startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '', pid: 0,
+      logPath: '', runtimeHandler: pod.runtimeHandler,
+      bundle: join(this.deps.config.state_dir, 'containers', id), containerDir: join(this.deps.config.root, 'containers', id),
+      mounts: config.mounts, resources: config.linux?.resources ?? null, user: { uid: 0, gid: 0, groups: [] },
+      stopSignal: 'SIGTERM', tty: config.tty, stdin: config.stdin,
+    };
+    const clog = log.child({ container: id, pod: pod.id });
+    try {
+      this.persist(c);
+      const timings: Record<string, number> = {};
+      await this.build(c, pod, config, image.layers, image.config, clog, timings);
+      if (signal.aborted) throw new CancelledError('CreateContainer was cancelled by the client');
+      c.phase = 'ready';
+      c.createdAt = nanosToWire(nowNanos());
+      this.persist(c);
+      this.containers.set(id, c);
+      this.publish('CONTAINER_CREATED_EVENT', c, BigInt(c.createdAt));
+      clog.info({ name, image: imageName, ms: timings }, 'container created');
+      return id;
+    } catch (err) {
+      await this.undoCreate(c).catch((undoErr: unknown) => clog.warn({ err: messageOf(undoErr) }, 'undoing a failed create failed'));
+      throw err;
+    } finally {
+      if (!this.containers.has(id) && this.names.get(key) === id) this.names.delete(key);
+    }
+  }
+
+  private async build(c: ContainerRecord, pod: PodRecord, config: ContainerConfig__Output, layers: string[], imageConfig: ImageRuntimeConfig, log: Logger, timings: Record<string, number>): Promise<void> {
+    let mark = performance.now();
+    const lap = (step: string) => {
+      const now = performance.now();
+      timings[step] = Math.round((now - mark) * 10) / 10;
+      mark = now;
+    };
+    mkdirSync(c.bundle, { recursive: true, mode: 0o700 });
+    mkdirSync(c.containerDir, { recursive: true, mode: 0o700 });
+    const rootfs = await this.deps.storage.createContainerRootfs({ containerId: c.id, layers });
+    lap('rootfs');
+    const sc = config.linux?.security_context;
+    const choice = seccompChoice(sc);
+    const { mounts, propagated, madeShared } = await prepareMounts(config.mounts);
+    c.propagatedSources = propagated;
+    c.madeShared = madeShared;
+    if (madeShared.length > 0) this.persist(c);
+    const devices: ResolvedDevice[] = config.devices.flatMap((d) => {
+      if (!existsSync(d.host_path)) throw new InvalidArgumentError(`device ${d.host_path} does not exist on the host`);
+      return resolveHostDevices(d.host_path, d.container_path || d.host_path, d.permissions);
+    });
+    let targetPid: number | undefined;
+    const targetId = sc?.namespace_options?.pid === 'TARGET' ? sc.namespace_options.target_id : '';
+    if (targetId) {
+      const target = this.containers.get(targetId);
+      if (target?.state === 'CONTAINER_RUNNING') targetPid = target.pid;
+    }
+    const result = buildSpec({
+      containerId: c.id,
+      containerDir: c.containerDir,
+      rootfs: rootfs.rootfs,
+      pod: {
+        id: pod.id, config: pod.config, cgroupParent: pod.cgroupParent,
+        namespaces: { network: pod.namespacePaths.net, ipc: pod.namespacePaths.ipc, uts: pod.namespacePaths.uts, pid: pod.namespacePaths.pid },
+        files: { hostname: pod.hostnamePath, resolvConf: pod.resolvConfPath, hosts: pod.hostsPath, shm: pod.shmPath },
+      },
+      container: { ...config, mounts },
+      image: imageConfig,
+      defaults: this.runtimeDefaults,
+      identity: { passwd: readFileInRoot(rootfs.rootfs, '/etc/passwd'), group: readFileInRoot(rootfs.rootfs, '/etc/group') },
+      devices,
+      hostDevices: sc?.privileged ? allHostDevices() : [],
+      ...(choice.kind === 'localhost' ? { localhostSeccomp: loadSeccompProfile(choice.path) } : {}),
+      ...(targetPid ? { targetPid } : {}),
+    });
+    for (const w of result.warnings) log.warn(w);
+    for (const dir of result.volumeDirs) mkdirSync(dir, { recursive: true, mode: 0o755 });
+    writeFileSync(join(c.bundle, 'config.json'), JSON.stringify(result.spec));
+    c.user = result.user;
+    c.stopSignal = result.stopSignal;
+    c.logPath = resolveLogPath(pod.logDirectory, config.log_path, c.containerDir);
+    mkdirSync(dirname(c.logPath), { recursive: true });
+    this.processes.set(c.id, result.spec.process);
+    lap('spec');
+    c.pid = await this.runtimeFor(c.runtimeHandler).create({
+      id: c.id, name: config.metadata?.name ?? c.id, bundle: c.bundle, logPath: c.logPath,
+      persistDir: c.containerDir, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once,
+    });
+    lap('conmon');
+  }
+
+  /** Removes whatever a create made; each step is a no-op when it never ran. */
+  private async undoCreate(c: ContainerRecord): Promise<void> {
+    const rt = this.runtimeFor(c.runtimeHandler);
+    await rt.kill(c.id, 'KILL').catch(() => undefined);
+    await rt.delete(c.id);
+    await this.deps.storage.removeContainerRootfs(c.id);
+    rmSync(c.bundle, { recursive: true, force: true });
+    rmSync(c.containerDir, { recursive: true, force: true });
+    await this.releaseSharedSources(c);
+    rmSync(join(this.exitDir, c.id), { force: true });
+    this.processes.delete(c.id);
+    this.table.delete(c.id);
+  }
+
+  /** Hands each self bind mount this container made to another container using it, or removes it. */
+  private async releaseSharedSources(c: ContainerRecord): Promise<void> {
+    for (const path of c.madeShared ?? []) {
+      const heir = [...this.containers.values()].find((o) => o.id !== c.id && o.propagatedSources?.includes(path));
+      if (heir) {
+        heir.madeShared = [...(heir.madeShared ?? []), path];
+        this.persist(heir);
+      } else {
+        await releaseShared(path);
+      }
+    }
+  }
+
+  async start(idOrPrefix: string, log: Logger): Promise<void> {
+    const c = this.get(idOrPrefix);
+    if (c.state !== 'CONTAINER_CREATED') throw new FailedPreconditionError(`container ${c.id} is ${stateWord(c.state)}, not created`);
+    try {
+      await this.runtimeFor(c.runtimeHandler).start(c.id);
+    } catch (err) {
+      c.state = 'CONTAINER_EXITED';
+      c.exitCode = 128;
+      c.reason = 'ContainerCannotRun';
+      c.message = messageOf(err);
+      c.finishedAt = nanosToWire(nowNanos());
+      this.persist(c);
+      this.publish('CONTAINER_STOPPED_EVENT', c, BigInt(c.finishedAt));
+      throw err;
+    }
+    c.startedAt = nanosToWire(nowNanos());
+    c.state = 'CONTAINER_RUNNING';
+    this.persist(c);
+    this.publish('CONTAINER_STARTED_EVENT', c, BigInt(c.startedAt));
+    // A container that exited at once may already have its exit file.
+    this.reconcile(c);
+    log.child({ container: c.id }).info('container started');
+  }
+
+  /**
+   * StopContainer: the stop signal, then SIGKILL once `timeoutSeconds` pass. Idempotent: an
+   * exited (or never started) container is fine, and so is an unknown ID.
+   */
+  async stopContainer(idOrPrefix: string, timeoutSeconds: number, log: Logger): Promise<void> {
+    let c: ContainerRecord;
+    try {
+      c = this.get(idOrPrefix);
+    } catch (err) {
+      if (isRuntimeError(err) && err.kind === 'not_found') return;
+      throw err;
+    }
+    await this.stopRecord(c, timeoutSeconds);
+    log.child({ container: c.id }).info({ exitCode: c.exitCode }, 'container stopped');
+  }
+
+  private async stopRecord(c: ContainerRecord, timeoutSeconds: number): Promise<void> {
+    this.reconcile(c);
+    if (c.state === 'CONTAINER_EXITED' || c.state === 'CONTAINER_UNKNOWN') return;
+    const rt = this.runtimeFor(c.runtimeHandler);
+    if (timeoutSeconds > 0) {
+      await rt.kill(c.id, c.stopSignal);
+      if (await this.waitExit(c, timeoutSeconds * 1000)) return;
+    }
+    await rt.kill(c.id, 'KILL');
+    if (!(await this.waitExit(c, KILL_WAIT_MS))) {
+      throw new FailedPreconditionError(`container ${c.id} did not exit within ${KILL_WAIT_MS} ms of SIGKILL`);
+    }
+  }
+
+  /** RemoveContainer: force-stops, then deletes the runtime state, rootfs and bundle; keeps the log. Idempotent. */
+  async remove(idOrPrefix: string, log: Logger): Promise<void> {
+    let c: ContainerRecord;
+    try {
+      c = this.get(idOrPrefix);
+    } catch (err) {
+      if (isRuntimeError(err) && err.kind === 'not_found') return;
+      throw err;
+    }
+    await this.stopRecord(c, 0);
+    await this.undoCreate(c);
+    this.containers.delete(c.id);
+    this.publish('CONTAINER_DELETED_EVENT', c, nowNanos());
+    const key = this.nameKey(c.podId, c.metadata.name, c.metadata.attempt);
+    if (this.names.get(key) === c.id) this.names.delete(key);
+    log.child({ container: c.id }).info('container removed');
+  }
+
+  async stopPodContainers(podId: string): Promise<void> {
+    await Promise.all(this.list({ podId }).filter((c) => c.podId === podId).map((c) => this.stopRecord(c, 0)));
+  }
+
+  async removePodContainers(podId: string): Promise<void> {
+    const log = this.deps.log.child({ pod: podId });
+    await Promise.all(this.list({ podId }).filter((c) => c.podId === podId).map((c) => this.remove(c.id, log)));
+  }
+
+  async updateResources(idOrPrefix: string, resources: LinuxContainerResources__Output | null): Promise<void> {
+    const c = this.get(idOrPrefix);
+    if (c.state !== 'CONTAINER_RUNNING' && c.state !== 'CONTAINER_CREATED') throw new FailedPreconditionError(`container ${c.id} is ${stateWord(c.state)}`);
+    if (!resources) return;
+    const d = this.runtimeDefaults;
+    await this.runtimeFor(c.runtimeHandler).update(c.id, ociResources(resources, { pidsLimit: d.pidsLimit, cgroupV2: d.cgroupV2 }));
+    c.resources = resources;
+    this.persist(c);
+  }
+
+  reopenLog(idOrPrefix: string): void {
+    const c = this.get(idOrPrefix);
+    if (c.state !== 'CONTAINER_RUNNING') throw new FailedPreconditionError(`container ${c.id} is not running`);
+    this.runtimeFor(c.runtimeHandler).reopenLog(c.bundle);
+  }
+
+  /** ExecSync: a timeout is an answer (non-zero exit, output so far), never an error. */
+  async execSync(idOrPrefix: string, cmd: string[], timeoutSeconds: number, signal: AbortSignal): Promise<ExecResult> {
+    const c = this.get(idOrPrefix);
+    if (c.state !== 'CONTAINER_RUNNING') throw new FailedPreconditionError(`container ${c.id} is not running`);
+    if (cmd.length === 0) throw new InvalidArgumentError('cmd is required');
+    const base = this.processOf(c);
+    const result = await this.runtimeFor(c.runtimeHandler).execSync({
+      id: c.id, bundle: c.bundle, process: { ...base, args: cmd, terminal: false },
+      timeoutMs: timeoutSeconds * 1000, outputCap: EXEC_OUTPUT_CAP, signal,
+    });
+    return result;
+  }
+
+  /** The container's process spec, which exec'd processes inherit (user, env, caps, cwd). */
+  private processOf(c: ContainerRecord): OciProcess {
+    let p = this.processes.get(c.id);
+    if (!p) {
+      p = (JSON.parse(readFileSync(join(c.bundle, 'config.json'), 'utf8')) as OciSpec).process;
+      this.processes.set(c.id, p);
+    }
+    return p;
+  }
+
+  runtimeSpec(c: ContainerRecord): OciSpec | undefined {
+    const text = readIfExists(join(c.bundle, 'config.json'));
+    return text ? (JSON.parse(text) as OciSpec) : undefined;
+  }
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function stateWord(state: ContainerStateName): string {
+  return state.replace('CONTAINER_', '').toLowerCase();
+}

@@ -1,0 +1,140 @@
+import { InvalidArgumentError } from '../../errors/index.js';
+import type { OciDevice, OciDeviceRule, OciSpec } from '../../oci/types.js';
+import { planMounts, rootfsPropagation } from './mounts.js';
+import { planNamespaces } from './namespaces.js';
+import { processArgs, processCwd, processEnv } from './process.js';
+import { oomScoreAdj, ociResources } from './resources.js';
+import { capabilities, lsmWarnings, seccompChoice, seccompSpec } from './security.js';
+import type { PodContext, ResolvedDevice, SpecInput, SpecResult } from './types.js';
+import { resolveUser } from './user.js';
+
+export { seccompChoice, type SeccompChoice } from './security.js';
+export { resolveUser } from './user.js';
+export { ociResources } from './resources.js';
+export type * from './types.js';
+
+/**
+ * The OCI runtime spec of a container: one pure function of the pod, the request, the image
+ * config, what was read from the rootfs and the runtime defaults. Everything that touches the
+ * host (stat'ing devices, reading profiles and /etc/passwd) happens before, in the caller.
+ */
+export function buildSpec(input: SpecInput): SpecResult {
+  const { container, image, defaults, pod } = input;
+  const sc = container.linux?.security_context ?? null;
+  const privileged = sc?.privileged ?? false;
+  if (privileged && !pod.config.linux?.security_context?.privileged) {
+    throw new InvalidArgumentError('a privileged container needs a privileged pod sandbox');
+  }
+  if (container.CDI_devices.length > 0) throw new InvalidArgumentError('CDI devices are not supported by runcri');
+  const warnings = lsmWarnings(sc);
+  const user = resolveUser(sc, image.User, input.identity);
+  const caps = capabilities(sc, defaults.capabilities, defaults.daemonCapabilities);
+  const ns = planNamespaces(sc?.namespace_options, pod, input.targetPid);
+  const readonlyRootfs = sc?.readonly_rootfs ?? false;
+  const { mounts, volumeDirs } = planMounts({
+    base: defaults.baseMounts,
+    privileged,
+    readonlyRootfs,
+    hostIpc: ns.hostIpc,
+    pod,
+    request: container.mounts,
+    imageVolumes: Object.keys(image.Volumes ?? {}),
+    containerDir: input.containerDir,
+  });
+  const resources = ociResources(container.linux?.resources, { pidsLimit: defaults.pidsLimit, cgroupV2: defaults.cgroupV2 });
+  const requested = input.devices.map(deviceNode);
+  const devices = privileged ? mergeDevices(input.hostDevices.map(deviceNode), requested) : requested;
+  resources.devices = privileged
+    ? [{ allow: true, access: 'rwm' }]
+    : [{ allow: false, access: 'rwm' }, ...input.devices.map(deviceRule)];
+  const oomAdj = oomScoreAdj(container.linux?.resources, defaults.oomRestriction);
+  const sysctl = sysctls(pod.config.linux?.sysctls ?? {}, ns.hostNetwork, ns.hostIpc);
+  const seccomp = seccompSpec(seccompChoice(sc), privileged, defaults.seccomp, caps.bounding, input.localhostSeccomp);
+
+  const spec: OciSpec = {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: container.tty,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.groups },
+      args: processArgs(container, image),
+      env: processEnv(defaults.env, container, image),
+      cwd: processCwd(container, image),
+      capabilities: caps,
+      rlimits: defaults.rlimits.map((r) => ({ ...r })),
+      noNewPrivileges: sc?.no_new_privs ?? false,
+      ...(oomAdj !== undefined ? { oomScoreAdj: oomAdj } : {}),
+    },
+    root: { path: input.rootfs, readonly: readonlyRootfs },
+    ...(ns.ownUts && pod.config.hostname ? { hostname: pod.config.hostname } : {}),
+    mounts,
+    annotations: {
+      ...container.annotations,
+      'io.kubernetes.cri.container-type': 'container',
+      'io.kubernetes.cri.container-name': container.metadata?.name ?? '',
+      'io.kubernetes.cri.sandbox-id': pod.id,
+    },
+    linux: {
+      namespaces: ns.namespaces,
+      resources,
+      cgroupsPath: cgroupsPath(pod, input.containerId, defaults.cgroupDriver),
+      devices,
+      ...(Object.keys(sysctl).length > 0 ? { sysctl } : {}),
+      ...(seccomp ? { seccomp } : {}),
+      ...(privileged ? {} : {
+        maskedPaths: sc?.masked_paths.length ? [...sc.masked_paths] : [...defaults.maskedPaths],
+        readonlyPaths: sc?.readonly_paths.length ? [...sc.readonly_paths] : [...defaults.readonlyPaths],
+      }),
+      ...(rootfsPropagation(container.mounts) ? { rootfsPropagation: rootfsPropagation(container.mounts) } : {}),
+    },
+  };
+  return { spec, user, volumeDirs, warnings, stopSignal: stopSignal(container.stop_signal, image.StopSignal) };
+}
+
+function deviceNode(d: ResolvedDevice): OciDevice {
+  return { type: d.type, path: d.containerPath, major: d.major, minor: d.minor, fileMode: d.fileMode, uid: d.uid, gid: d.gid };
+}
+
+function deviceRule(d: ResolvedDevice): OciDeviceRule {
+  const access = d.permissions || 'rwm';
+  if (!/^[rwm]+$/.test(access)) throw new InvalidArgumentError(`device ${d.hostPath}: permissions "${access}" must be a combination of r, w and m`);
+  return { allow: true, type: d.type, major: d.major, minor: d.minor, access };
+}
+
+function mergeDevices(host: OciDevice[], requested: OciDevice[]): OciDevice[] {
+  const byPath = new Map(host.map((d) => [d.path, d]));
+  for (const d of requested) byPath.set(d.path, d);
+  return [...byPath.values()];
+}
+
+const IPC_SYSCTLS = /^(kernel\.(shm|msg|sem)|fs\.mqueue\.)/;
+
+/** The pod's sysctls, refused where they would change the host's own namespace. */
+function sysctls(requested: Record<string, string>, hostNetwork: boolean, hostIpc: boolean): Record<string, string> {
+  for (const key of Object.keys(requested)) {
+    if (key.startsWith('net.')) {
+      if (hostNetwork) throw new InvalidArgumentError(`sysctl ${key} cannot be set in a pod that uses the host network`);
+    } else if (IPC_SYSCTLS.test(key)) {
+      if (hostIpc) throw new InvalidArgumentError(`sysctl ${key} cannot be set in a pod that uses the host IPC namespace`);
+    } else if (key !== 'kernel.domainname' && key !== 'kernel.hostname') {
+      throw new InvalidArgumentError(`sysctl ${key} is not namespaced and cannot be set for a pod`);
+    }
+  }
+  return { ...requested };
+}
+
+function cgroupsPath(pod: PodContext, containerId: string, driver: 'cgroupfs' | 'systemd'): string {
+  if (driver === 'systemd') return `${pod.cgroupParent || 'system.slice'}:runcri:${containerId}`;
+  const parent = pod.cgroupParent || '/runcri';
+  return `${parent.replace(/\/$/, '')}/runcri-${containerId}`;
+}
+
+/** The stop signal: the request's, else the image's STOPSIGNAL, else SIGTERM. */
+function stopSignal(requested: string, image: string | undefined): string {
+  if (requested && requested !== 'SIGNAL_RUNTIME_DEFAULT') return requested.replace(/^SIGNAL_/, '');
+  if (image) {
+    const s = image.toUpperCase();
+    if (/^\d+$/.test(s)) return s;
+    return s.startsWith('SIG') ? s : `SIG${s}`;
+  }
+  return 'SIGTERM';
+}

@@ -1,0 +1,56 @@
+import type { NamespaceOption__Output } from '../../generated/runtime/v1/NamespaceOption.js';
+import { InvalidArgumentError } from '../../errors/index.js';
+import type { OciNamespace } from '../../oci/types.js';
+import type { PodContext } from './types.js';
+
+export interface NamespacePlan {
+  namespaces: OciNamespace[];
+  hostNetwork: boolean;
+  hostIpc: boolean;
+  hostPid: boolean;
+  /** Whether the container gets a UTS namespace of its own (so runc must set the hostname). */
+  ownUts: boolean;
+}
+
+/**
+ * Namespaces to create or join. NODE shares the host's, POD joins the pod's pinned one (or
+ * makes the container its own when the pod pinned none), TARGET joins another container's
+ * PID namespace.
+ */
+export function planNamespaces(opts: NamespaceOption__Output | null | undefined, pod: PodContext, targetPid: number | undefined): NamespacePlan {
+  const namespaces: OciNamespace[] = [{ type: 'mount' }];
+  const network = opts?.network ?? 'POD';
+  const ipc = opts?.ipc ?? 'POD';
+  const pid = opts?.pid ?? 'CONTAINER';
+  if (opts?.userns_options && opts.userns_options.mode !== 'NODE') {
+    throw new InvalidArgumentError('user namespaces are not supported by runcri');
+  }
+
+  if (network !== 'NODE') namespaces.push(pod.namespaces.network ? { type: 'network', path: pod.namespaces.network } : { type: 'network' });
+  if (ipc !== 'NODE') namespaces.push(pod.namespaces.ipc ? { type: 'ipc', path: pod.namespaces.ipc } : { type: 'ipc' });
+
+  let ownUts = false;
+  if (network !== 'NODE') {
+    if (pod.namespaces.uts) namespaces.push({ type: 'uts', path: pod.namespaces.uts });
+    else {
+      namespaces.push({ type: 'uts' });
+      ownUts = true;
+    }
+  }
+
+  switch (pid) {
+    case 'NODE':
+      break;
+    case 'POD':
+      namespaces.push(pod.namespaces.pid ? { type: 'pid', path: pod.namespaces.pid } : { type: 'pid' });
+      break;
+    case 'TARGET':
+      if (!opts?.target_id) throw new InvalidArgumentError('namespace_options.pid is TARGET but target_id is empty');
+      if (!targetPid) throw new InvalidArgumentError(`target container ${opts.target_id} is not running`);
+      namespaces.push({ type: 'pid', path: `/proc/${targetPid}/ns/pid` });
+      break;
+    default:
+      namespaces.push({ type: 'pid' });
+  }
+  return { namespaces, hostNetwork: network === 'NODE', hostIpc: ipc === 'NODE', hostPid: pid === 'NODE', ownUts };
+}

@@ -1,0 +1,114 @@
+import { CancelledError } from '../errors/index.js';
+
+interface Job<T> {
+  promise: Promise<T>;
+  controller: AbortController;
+  waiters: number;
+}
+
+/**
+ * One run of a job per key however many callers want it (two pulls sharing a layer download
+ * it once). Each caller may leave through its own signal; the job itself is aborted only
+ * when no caller waits for it any more.
+ */
+export class SharedJobs<T> {
+  private readonly jobs = new Map<string, Job<T>>();
+
+  run(key: string, start: (signal: AbortSignal) => Promise<T>, waiter: AbortSignal): Promise<T> {
+    if (waiter.aborted) return Promise.reject(waiter.reason ?? new CancelledError('cancelled'));
+    let job = this.jobs.get(key);
+    if (!job) {
+      const controller = new AbortController();
+      const created: Job<T> = { controller, waiters: 0, promise: Promise.resolve().then(() => start(controller.signal)) };
+      created.promise.catch(() => undefined).finally(() => {
+        if (this.jobs.get(key) === created) this.jobs.delete(key);
+      });
+      this.jobs.set(key, created);
+      job = created;
+    }
+    const current = job;
+    current.waiters++;
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const leave = (): void => {
+        current.waiters--;
+        if (current.waiters === 0 && this.jobs.get(key) === current) {
+          // Forget it at once so a newcomer starts afresh instead of joining a dying job.
+          this.jobs.delete(key);
+          current.controller.abort(new CancelledError(`no pull waits for ${key} any more`));
+        }
+      };
+      const onAbort = (): void => {
+        if (settled) return;
+        settled = true;
+        leave();
+        reject(waiter.reason ?? new CancelledError('cancelled'));
+      };
+      waiter.addEventListener('abort', onAbort, { once: true });
+      current.promise.then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          waiter.removeEventListener('abort', onAbort);
+          current.waiters--;
+          resolve(value);
+        },
+        (err: unknown) => {
+          if (settled) return;
+          settled = true;
+          waiter.removeEventListener('abort', onAbort);
+          current.waiters--;
+          reject(err);
+        },
+      );
+    });
+  }
+
+  get size(): number {
+    return this.jobs.size;
+  }
+}
+
+/** A counting semaphore whose waiters can leave the queue through their signal. */
+export class Semaphore {
+  private active = 0;
+  private readonly queue: { grant: () => void; signal: AbortSignal }[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async acquire(signal: AbortSignal): Promise<() => void> {
+    if (signal.aborted) throw signal.reason;
+    if (this.active < this.limit) {
+      this.active++;
+      return this.releaser();
+    }
+    await new Promise<void>((resolve, reject) => {
+      const entry = {
+        signal,
+        grant: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = (): void => {
+        const i = this.queue.indexOf(entry);
+        if (i >= 0) this.queue.splice(i, 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(entry);
+    });
+    return this.releaser();
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.queue.shift();
+      if (next) next.grant();
+      else this.active--;
+    };
+  }
+}

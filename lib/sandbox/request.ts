@@ -1,0 +1,74 @@
+import { hostname as hostHostname } from 'node:os';
+import type { Config } from '../config/index.js';
+import { InvalidArgumentError } from '../errors/index.js';
+import type { RunPodSandboxRequest__Output } from '../generated/runtime/v1/RunPodSandboxRequest.js';
+import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
+import { parseQuantity } from './network/index.js';
+import type { NamespaceMode, PodPortMapping, PodRecord } from './record.js';
+import { planSysctls, type SysctlPlan } from './sysctl.js';
+
+/** A RunPodSandbox request, checked: everything that can be refused is refused before anything is made. */
+export interface PodPlan {
+  config: PodSandboxConfig__Output;
+  metadata: PodRecord['metadata'];
+  runtimeHandler: string;
+  namespaceOptions: PodRecord['namespaceOptions'];
+  hostname: string;
+  portMappings: PodPortMapping[];
+  sysctls: SysctlPlan;
+}
+
+/** The key names are unique by: kubelet retries with attempt+1 for a new sandbox of the same pod. */
+export function nameKey(m: PodRecord['metadata']): string {
+  return `${m.name}_${m.namespace}_${m.uid}_${m.attempt}`;
+}
+
+export function checkRuntimeHandler(config: Config, handler: string): void {
+  if (handler === '' || config.runtimes[handler]) return;
+  throw new InvalidArgumentError(`runtime handler "${handler}" is not configured (have: ${Object.keys(config.runtimes).join(', ')})`);
+}
+
+const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62}[a-zA-Z0-9])?$/;
+
+export function planPod(req: RunPodSandboxRequest__Output, config: Config): PodPlan {
+  const pod = req.config;
+  if (!pod) throw new InvalidArgumentError('config is required');
+  const md = pod.metadata;
+  if (!md?.name) throw new InvalidArgumentError('config.metadata.name is required');
+  if (!md.uid) throw new InvalidArgumentError('config.metadata.uid is required');
+  if (!md.namespace) throw new InvalidArgumentError('config.metadata.namespace is required');
+  checkRuntimeHandler(config, req.runtime_handler);
+
+  const ns = pod.linux?.security_context?.namespace_options;
+  const mode = (m: NamespaceMode | undefined, field: string): NamespaceMode => {
+    if (m === 'TARGET') throw new InvalidArgumentError(`namespace_options.${field}: TARGET applies to containers, not to a pod`);
+    return m ?? 'POD';
+  };
+  const network = mode(ns?.network, 'network');
+  const pid = ns?.pid ?? 'CONTAINER';
+  if (pid === 'TARGET') throw new InvalidArgumentError('namespace_options.pid: TARGET applies to containers, not to a pod');
+  const ipc = mode(ns?.ipc, 'ipc');
+  if (ns?.userns_options && ns.userns_options.mode === 'POD') throw new InvalidArgumentError('user namespaces are not supported by this runtime');
+
+  const hostname = pod.hostname || (network === 'NODE' ? hostHostname() : md.name);
+  if (!HOSTNAME.test(hostname)) throw new InvalidArgumentError(`hostname "${hostname}" is not a valid host name`);
+
+  const portMappings = pod.port_mappings.map((p, i): PodPortMapping => {
+    const inRange = (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535;
+    if (!inRange(p.container_port) || !inRange(p.host_port)) throw new InvalidArgumentError(`port_mappings[${i}]: ports are 0-65535`);
+    return { protocol: p.protocol, containerPort: p.container_port, hostPort: p.host_port, hostIp: p.host_ip };
+  });
+  for (const key of ['kubernetes.io/ingress-bandwidth', 'kubernetes.io/egress-bandwidth']) {
+    const value = pod.annotations[key];
+    if (value) parseQuantity(value);
+  }
+  return {
+    config: pod,
+    metadata: { name: md.name, uid: md.uid, namespace: md.namespace, attempt: md.attempt },
+    runtimeHandler: req.runtime_handler,
+    namespaceOptions: { network, pid, ipc, targetId: ns?.target_id ?? '' },
+    hostname,
+    portMappings,
+    sysctls: planSysctls(pod.linux?.sysctls ?? {}, network, ipc),
+  };
+}

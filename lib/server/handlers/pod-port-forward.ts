@@ -1,0 +1,9 @@
+import type { PortForwardRequest__Output } from '../../generated/runtime/v1/PortForwardRequest.js';
+import type { PortForwardResponse } from '../../generated/runtime/v1/PortForwardResponse.js';
+import { requireField } from '../../util/ids.js';
+import type { CallContext } from '../context.js';
+
+export function podPortForward(req: PortForwardRequest__Output, ctx: CallContext): PortForwardResponse {
+  requireField(req.pod_sandbox_id, 'pod_sandbox_id');
+  return { url: ctx.services.streaming.portForward(req.pod_sandbox_id, req.port) };
+}

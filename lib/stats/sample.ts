@@ -1,0 +1,87 @@
+import { readCgroupStats, type CgroupStats } from './cgroup-stats.js';
+import { CpuRateTracker } from './cpu-rate.js';
+import { DiskUsageCache, mountPointOf, type DiskUsage } from './disk-usage.js';
+import { NetnsCounters, type InterfaceCounters } from './netdev.js';
+import type { CgroupFiles, StatsContainer, StatsPod } from './sources.js';
+
+export interface ContainerSample {
+  container: StatsContainer;
+  atNs: bigint;
+  cgroup: CgroupStats;
+  cpuRate?: bigint;
+  disk?: DiskUsage & { mountpoint: string };
+}
+
+export interface PodSample {
+  pod: StatsPod;
+  atNs: bigint;
+  cgroup: CgroupStats;
+  cpuRate?: bigint;
+  network?: { atNs: bigint; interfaces: InterfaceCounters[] };
+  containers: ContainerSample[];
+}
+
+/** How long a writable layer's measurement is reused before a new walk. */
+const WRITABLE_LAYER_TTL_MS = 2000;
+
+/**
+ * Reads cgroups, writable layers and network namespaces into samples, keeping the per-object
+ * state the rates and caches need (previous CPU sample, last disk walk, netns → process).
+ */
+export class Sampler {
+  private readonly rates = new CpuRateTracker();
+  private readonly disk: DiskUsageCache;
+  private readonly netns: NetnsCounters;
+  private readonly mountpoints = new Map<string, string>();
+
+  constructor(private readonly cgroups: CgroupFiles, private readonly now: () => bigint) {
+    this.disk = new DiskUsageCache(WRITABLE_LAYER_TTL_MS, now);
+    this.netns = new NetnsCounters(now);
+  }
+
+  private readCgroup(path: string): CgroupStats {
+    if (!path) return {};
+    return readCgroupStats(this.cgroups.layout.version, (file) => this.cgroups.read(path, file));
+  }
+
+  async container(c: StatsContainer): Promise<ContainerSample> {
+    const atNs = this.now();
+    const cgroup = this.readCgroup(c.cgroupPath);
+    const cpuRate = cgroup.cpuUsageNs === undefined ? undefined : this.rates.observe(c.id, cgroup.cpuUsageNs, atNs);
+    const sample: ContainerSample = { container: c, atNs, cgroup, cpuRate };
+    if (c.upperDir) {
+      let mountpoint = this.mountpoints.get(c.upperDir);
+      if (mountpoint === undefined) {
+        mountpoint = mountPointOf(c.upperDir);
+        this.mountpoints.set(c.upperDir, mountpoint);
+      }
+      sample.disk = { ...(await this.disk.get(c.upperDir)), mountpoint };
+    }
+    return sample;
+  }
+
+  /** Pods with their containers (`containersOf` gives each pod's). Network namespaces are read in one pass. */
+  async pods(pods: readonly StatsPod[], containersOf: (podId: string) => StatsContainer[]): Promise<PodSample[]> {
+    const netPaths = pods.map((p) => p.namespacePaths.net).filter((p): p is string => !!p);
+    const counters = netPaths.length > 0 ? await this.netns.read(netPaths) : new Map<string, InterfaceCounters[]>();
+    const netAt = this.now();
+    return Promise.all(pods.map(async (pod) => {
+      const atNs = this.now();
+      const cgroup = this.readCgroup(pod.cgroupPath);
+      const key = `pod:${pod.id}`;
+      const cpuRate = cgroup.cpuUsageNs === undefined ? undefined : this.rates.observe(key, cgroup.cpuUsageNs, atNs);
+      const interfaces = pod.namespacePaths.net ? counters.get(pod.namespacePaths.net) : undefined;
+      const containers = await Promise.all(containersOf(pod.id).map((c) => this.container(c)));
+      return { pod, atNs, cgroup, cpuRate, network: interfaces ? { atNs: netAt, interfaces } : undefined, containers };
+    }));
+  }
+
+  /** Forgets state of objects no longer present, after a full listing. */
+  retain(pods: readonly StatsPod[], containers: readonly StatsContainer[]): void {
+    this.rates.retain(new Set([...containers.map((c) => c.id), ...pods.map((p) => `pod:${p.id}`)]));
+    const uppers = new Set(containers.map((c) => c.upperDir).filter(Boolean));
+    this.disk.retain(uppers);
+    for (const dir of this.mountpoints.keys()) if (!uppers.has(dir)) this.mountpoints.delete(dir);
+    this.netns.retain(new Set(pods.map((p) => p.namespacePaths.net).filter((p): p is string => !!p)));
+  }
+}

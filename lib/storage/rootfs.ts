@@ -1,0 +1,152 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidArgumentError } from '../errors/index.js';
+import { runCommand } from '../process/index.js';
+import type { LayerStore } from './layer-store.js';
+
+export interface RootfsRequest {
+  containerId: string;
+  /** Chain IDs, bottom layer first. */
+  layers: string[];
+  /** Where to mount; default `<overlay root>/containers/<id>/merged`. */
+  mountPoint?: string;
+}
+
+export interface Rootfs {
+  rootfs: string;
+  upperDir: string;
+  workDir: string;
+}
+
+interface RootfsRecord {
+  layers: string[];
+  mountPoint: string;
+}
+
+const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const MOUNT_TIMEOUT_MS = 30_000;
+
+/** Mount points in this process's mount namespace (octal escapes decoded). */
+export function mountedPaths(): Set<string> {
+  const out = new Set<string>();
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const field = line.split(' ')[4];
+    if (field) out.add(field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return out;
+}
+
+/**
+ * Container root filesystems: an overlay of the image's layers (through their short links,
+ * relative to the store root, so 128 layers fit in one page of mount options) and a
+ * per-container upper and work dir under `containers/<id>/`.
+ */
+export class ContainerRootfsManager {
+  readonly containersDir: string;
+  private readonly emptyLower: string;
+
+  constructor(private readonly layers: LayerStore) {
+    this.containersDir = join(layers.root, 'containers');
+    this.emptyLower = join(layers.root, 'empty');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.containersDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.emptyLower, { recursive: true, mode: 0o755 });
+  }
+
+  private dirOf(containerId: string): string {
+    if (!CONTAINER_ID.test(containerId)) throw new InvalidArgumentError(`invalid container ID "${containerId}"`);
+    return join(this.containersDir, containerId);
+  }
+
+  upperDirOf(containerId: string): string {
+    return join(this.dirOf(containerId), 'upper');
+  }
+
+  async create(request: RootfsRequest): Promise<Rootfs> {
+    const dir = this.dirOf(request.containerId);
+    const upperDir = this.upperDirOf(request.containerId);
+    const workDir = join(dir, 'work');
+    const mountPoint = request.mountPoint ?? join(dir, 'merged');
+    await mkdir(upperDir, { recursive: true, mode: 0o755 });
+    await mkdir(workDir, { recursive: true, mode: 0o700 });
+    await mkdir(mountPoint, { recursive: true, mode: 0o755 });
+    const record: RootfsRecord = { layers: request.layers, mountPoint };
+    // Written before mounting: it is what keeps the layers from garbage collection.
+    await writeFile(join(dir, 'rootfs.json'), JSON.stringify(record));
+    try {
+      await this.mount(request.containerId, record);
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+    return { rootfs: mountPoint, upperDir, workDir };
+  }
+
+  private async mount(containerId: string, record: RootfsRecord): Promise<void> {
+    if (mountedPaths().has(record.mountPoint)) return;
+    // overlay wants the top layer first.
+    const lower = record.layers.length > 0 ? this.layers.lowerDirs([...record.layers].reverse()).join(':') : this.emptyLower;
+    const rel = `containers/${containerId}`;
+    const options = `lowerdir=${lower},upperdir=${rel}/upper,workdir=${rel}/work`;
+    await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', options, record.mountPoint], { cwd: this.layers.root, timeoutMs: MOUNT_TIMEOUT_MS });
+  }
+
+  isMounted(containerId: string): boolean {
+    const record = this.readRecord(containerId);
+    return record !== undefined && mountedPaths().has(record.mountPoint);
+  }
+
+  private readRecord(containerId: string): RootfsRecord | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.dirOf(containerId), 'rootfs.json'), 'utf8')) as RootfsRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Mounts again a root filesystem whose mount is gone (after a reboot); returns its paths. */
+  async remount(containerId: string): Promise<Rootfs | undefined> {
+    const record = this.readRecord(containerId);
+    if (!record) return undefined;
+    await mkdir(record.mountPoint, { recursive: true });
+    await this.mount(containerId, record);
+    const dir = this.dirOf(containerId);
+    return { rootfs: record.mountPoint, upperDir: join(dir, 'upper'), workDir: join(dir, 'work') };
+  }
+
+  /** Unmounts and deletes; removing one that does not exist succeeds. */
+  async remove(containerId: string): Promise<void> {
+    const dir = this.dirOf(containerId);
+    const record = this.readRecord(containerId);
+    const mountPoint = record?.mountPoint ?? join(dir, 'merged');
+    if (mountedPaths().has(mountPoint)) {
+      try {
+        await runCommand('umount', [mountPoint], { timeoutMs: MOUNT_TIMEOUT_MS });
+      } catch {
+        // Busy (a process still has it open): detach now, the kernel frees it when released.
+        await runCommand('umount', ['-l', mountPoint], { timeoutMs: MOUNT_TIMEOUT_MS });
+      }
+    }
+    if (record && !record.mountPoint.startsWith(`${dir}/`) && existsSync(record.mountPoint)) {
+      await rmdir(record.mountPoint).catch(() => undefined);
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  /** Chain IDs the root filesystems of existing containers use; garbage collection keeps them. */
+  async layersInUse(): Promise<Set<string>> {
+    const used = new Set<string>();
+    for (const id of await readdir(this.containersDir).catch(() => [] as string[])) {
+      try {
+        const record = JSON.parse(await readFile(join(this.containersDir, id, 'rootfs.json'), 'utf8')) as RootfsRecord;
+        for (const layer of record.layers) used.add(layer);
+      } catch {
+        // A directory without a record holds no layers.
+      }
+    }
+    return used;
+  }
+}

@@ -1,0 +1,290 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { FLAG_FIN, FrameParser, RstStatus, dataFrameHeader, encodeFrame, type Frame } from './frames.js';
+import { HeaderCompressor, HeaderDecompressor, encodeHeaderBlock, type SpdyHeaders } from './header-block.js';
+
+/**
+ * DATA payloads are cut at this size: big enough that framing costs nothing, small enough
+ * that one stream's burst does not hold the connection for long.
+ */
+const DATA_CHUNK = 128 * 1024;
+/**
+ * Writers wait for the socket's drain only past this much unsent data: the socket's own 16 KiB
+ * mark is smaller than one pipe read, so honouring it would stop the producer on every chunk.
+ */
+const SEND_BUFFER_LIMIT = 1024 * 1024;
+
+/**
+ * One SPDY stream as a Node duplex. Writes become DATA frames; `end()` sends FIN. Reading
+ * is paced by the socket: when a consumer stops reading, the whole connection's socket is
+ * paused (SPDY windows are not used: Go's peer never sends WINDOW_UPDATE).
+ */
+export class SpdyStream extends Duplex {
+  private remoteFin = false;
+  private localFin = false;
+
+  constructor(private readonly session: SpdySession, readonly id: number, readonly headers: SpdyHeaders) {
+    super({ allowHalfOpen: true });
+    // A stream that fails is also closed, and every user watches 'close'; an unwatched
+    // 'error' must not take the daemon down.
+    this.on('error', () => undefined);
+  }
+
+  header(name: string): string | undefined {
+    return this.headers.get(name.toLowerCase())?.[0];
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.session.sendData(this.id, chunk, false, cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.localFin = true;
+    this.session.sendData(this.id, Buffer.alloc(0), true, cb);
+  }
+
+  override _read(): void {
+    this.session.unblock(this);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.session.forget(this, !(this.remoteFin && this.localFin));
+    cb(err);
+  }
+
+  /** @internal data that arrived for this stream. */
+  deliver(data: Buffer, fin: boolean): void {
+    if (this.remoteFin) return;
+    if (data.length > 0 && !this.push(data)) this.session.block(this);
+    if (fin) {
+      this.remoteFin = true;
+      this.push(null);
+    }
+  }
+
+  /** @internal the peer reset the stream. */
+  reset(): void {
+    this.remoteFin = true;
+    this.localFin = true;
+    this.destroy();
+  }
+}
+
+export type SpdyRole = 'server' | 'client';
+
+/**
+ * A SPDY/3.1 connection over an upgraded socket: frames in order, header blocks through the
+ * connection's zlib contexts, streams as duplexes. Emits `stream` (peer-opened streams, already
+ * answered with SYN_REPLY on the server side), `close`.
+ */
+export class SpdySession extends EventEmitter {
+  private readonly parser = new FrameParser();
+  private readonly compressor = new HeaderCompressor();
+  private readonly decompressor = new HeaderDecompressor();
+  private readonly streams = new Map<number, SpdyStream>();
+  private readonly blocked = new Set<SpdyStream>();
+  private readonly queue: Frame[] = [];
+  private processing = false;
+  private drainWaiters: (() => void)[] = [];
+  private nextStreamId: number;
+  private closed = false;
+  private goingAway = false;
+
+  constructor(readonly socket: Socket, private readonly role: SpdyRole, head?: Buffer) {
+    super();
+    this.nextStreamId = role === 'client' ? 1 : 2;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
+    socket.on('drain', () => {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    });
+    socket.on('error', () => this.teardown());
+    socket.on('close', () => this.teardown());
+    // HTTP servers keep sockets half-open; a peer that stopped sending has left the session.
+    socket.on('end', () => {
+      socket.end();
+      this.teardown();
+    });
+    // Bytes that came with the upgrade response wait a tick, so that the creator can attach its
+    // listeners first; the creator may have paused the socket for the same reason.
+    process.nextTick(() => {
+      if (head && head.length > 0) this.onBytes(head);
+      socket.resume();
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private onBytes(chunk: Buffer): void {
+    if (this.closed) return;
+    let frames: Frame[];
+    try {
+      frames = this.parser.push(chunk);
+    } catch {
+      this.fail();
+      return;
+    }
+    this.queue.push(...frames);
+    this.drain();
+  }
+
+  /** Handles queued frames in arrival order; a header block's inflate holds the frames behind it. */
+  private drain(): void {
+    if (this.processing) return;
+    while (this.queue.length > 0 && !this.closed) {
+      const frame = this.queue.shift()!;
+      if (frame.kind === 'syn_stream' || frame.kind === 'syn_reply' || frame.kind === 'headers') {
+        this.processing = true;
+        this.decompressor.decompress(frame.headerBlock).then(
+          (headers) => {
+            this.processing = false;
+            this.onHeaders(frame, headers);
+            this.drain();
+          },
+          () => {
+            this.processing = false;
+            this.fail();
+          },
+        );
+        return;
+      }
+      this.onFrame(frame);
+    }
+  }
+
+  private onHeaders(frame: Extract<Frame, { headerBlock: Buffer }>, headers: SpdyHeaders): void {
+    if (frame.kind === 'syn_stream') {
+      const peerParity = this.role === 'server' ? 1 : 0;
+      if (this.goingAway || frame.streamId % 2 !== peerParity || this.streams.has(frame.streamId)) {
+        this.write(encodeFrame({ kind: 'rst_stream', streamId: frame.streamId, status: RstStatus.REFUSED_STREAM }));
+        return;
+      }
+      const stream = new SpdyStream(this, frame.streamId, headers);
+      this.streams.set(frame.streamId, stream);
+      // The Kubernetes server side answers every stream at once; clients wait for it.
+      this.write(encodeFrame({ kind: 'syn_reply', streamId: frame.streamId, flags: 0, headerBlock: this.compressor.compress(encodeHeaderBlock(new Map())) }));
+      if (frame.flags & FLAG_FIN) stream.deliver(Buffer.alloc(0), true);
+      this.emit('stream', stream);
+    } else if (frame.kind === 'syn_reply') {
+      const stream = this.streams.get(frame.streamId);
+      stream?.emit('reply', headers);
+      if (stream && frame.flags & FLAG_FIN) stream.deliver(Buffer.alloc(0), true);
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    switch (frame.kind) {
+      case 'data': {
+        const stream = this.streams.get(frame.streamId);
+        if (stream) stream.deliver(frame.data, (frame.flags & FLAG_FIN) !== 0);
+        break;
+      }
+      case 'rst_stream':
+        this.streams.get(frame.streamId)?.reset();
+        break;
+      case 'ping':
+        // Answer the peer's pings; this side sends none, so an echo of ours cannot arrive.
+        if (frame.id % 2 === (this.role === 'server' ? 1 : 0)) this.write(encodeFrame(frame));
+        break;
+      case 'goaway':
+        this.goingAway = true;
+        this.emit('goaway');
+        break;
+      default:
+        // SETTINGS and WINDOW_UPDATE carry flow-control numbers this session does not use.
+        break;
+    }
+  }
+
+  /** Opens a stream (the client side's half; the server only answers); resolves once the peer's SYN_REPLY arrived. */
+  openStream(headers: SpdyHeaders, timeoutMs = 30_000): Promise<SpdyStream> {
+    const id = this.nextStreamId;
+    this.nextStreamId += 2;
+    const stream = new SpdyStream(this, id, headers);
+    this.streams.set(id, stream);
+    this.write(encodeFrame({ kind: 'syn_stream', streamId: id, associatedId: 0, priority: 0, flags: 0, headerBlock: this.compressor.compress(encodeHeaderBlock(headers)) }));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no reply to stream ${id} within ${timeoutMs} ms`)), timeoutMs);
+      stream.once('reply', () => {
+        clearTimeout(timer);
+        resolve(stream);
+      });
+      stream.once('close', () => {
+        clearTimeout(timer);
+        reject(new Error(`stream ${id} was reset before its reply`));
+      });
+    });
+  }
+
+  /** @internal */
+  sendData(id: number, chunk: Buffer, fin: boolean, cb: (err?: Error | null) => void): void {
+    if (this.closed) {
+      cb(new Error('the SPDY connection is closed'));
+      return;
+    }
+    let off = 0;
+    do {
+      const piece = chunk.subarray(off, off + DATA_CHUNK);
+      off += piece.length;
+      const last = off >= chunk.length;
+      this.socket.cork();
+      this.socket.write(dataFrameHeader(id, fin && last ? FLAG_FIN : 0, piece.length));
+      if (piece.length > 0) this.socket.write(piece);
+      this.socket.uncork();
+    } while (off < chunk.length);
+    if (this.socket.writableLength < SEND_BUFFER_LIMIT) cb();
+    else this.drainWaiters.push(() => cb());
+  }
+
+  /** @internal a stream's reader is full: stop reading the socket until it asks for more. */
+  block(stream: SpdyStream): void {
+    this.blocked.add(stream);
+    this.socket.pause();
+  }
+
+  /** @internal */
+  unblock(stream: SpdyStream): void {
+    if (this.blocked.delete(stream) && this.blocked.size === 0 && !this.closed) this.socket.resume();
+  }
+
+  /** @internal a stream is gone; tell the peer unless both halves had finished. */
+  forget(stream: SpdyStream, sendReset: boolean): void {
+    if (this.streams.get(stream.id) !== stream) return;
+    this.streams.delete(stream.id);
+    this.unblock(stream);
+    if (sendReset && !this.closed) this.write(encodeFrame({ kind: 'rst_stream', streamId: stream.id, status: RstStatus.CANCEL }));
+  }
+
+  private write(frame: Buffer): void {
+    if (!this.closed && this.socket.writable) this.socket.write(frame);
+  }
+
+  /** Says goodbye (GOAWAY) and closes the socket once what was written is flushed. */
+  close(): void {
+    if (this.closed) return;
+    this.write(encodeFrame({ kind: 'goaway', lastGoodStreamId: 0, status: 0 }));
+    this.socket.end();
+    this.teardown();
+  }
+
+  private fail(): void {
+    this.socket.destroy();
+    this.teardown();
+  }
+
+  private teardown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.decompressor.close();
+    for (const w of this.drainWaiters) w();
+    this.drainWaiters = [];
+    for (const stream of [...this.streams.values()]) stream.destroy();
+    this.streams.clear();
+    this.emit('close');
+  }
+}

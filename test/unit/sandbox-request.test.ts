@@ -1,0 +1,57 @@
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { defaultConfig } from '../../lib/config/index.js';
+import { InvalidArgumentError } from '../../lib/errors/index.js';
+import { hostsFile, resolvConf } from '../../lib/sandbox/files.js';
+import { planPod } from '../../lib/sandbox/request.js';
+import { planSysctls } from '../../lib/sandbox/sysctl.js';
+import type { RunPodSandboxRequest__Output } from '../../lib/generated/runtime/v1/RunPodSandboxRequest.js';
+import type { PodSandboxConfig__Output } from '../../lib/generated/runtime/v1/PodSandboxConfig.js';
+
+function request(config: Partial<PodSandboxConfig__Output>, handler = ''): RunPodSandboxRequest__Output {
+  return {
+    runtime_handler: handler,
+    config: { metadata: { name: 'p', uid: 'u', namespace: 'n', attempt: 1 }, hostname: '', log_directory: '', dns_config: null, port_mappings: [], labels: {}, annotations: {}, linux: null, windows: null, ...config },
+  };
+}
+
+it('writes resolv.conf from the DNS config, or copies the host one when none is given', () => {
+  assert.equal(resolvConf({ servers: ['1.1.1.1', '8.8.8.8'], searches: ['a.local'], options: ['ndots:2', 'edns0'] }, () => 'host'), 'search a.local\nnameserver 1.1.1.1\nnameserver 8.8.8.8\noptions ndots:2 edns0\n');
+  assert.equal(resolvConf(null, () => 'host\n'), 'host\n');
+  assert.equal(resolvConf({ servers: [], searches: [], options: [] }, () => 'host\n'), 'host\n');
+});
+
+it('writes hosts with localhost and the pod name on each pod IP', () => {
+  const hosts = hostsFile('web', ['10.0.0.2', 'fd00::2']);
+  assert.match(hosts, /^127\.0\.0\.1\tlocalhost$/m);
+  assert.match(hosts, /^10\.0\.0\.2\tweb$/m);
+  assert.match(hosts, /^fd00::2\tweb$/m);
+});
+
+it('sorts sysctls by namespace, accepting slash-separated names, and refuses the rest', () => {
+  assert.deepEqual(planSysctls({ 'net.core.somaxconn': '1024', 'net/ipv4/conf/eth0.100/forwarding': '1', 'kernel.msgmax': '9', 'fs.mqueue.msg_max': '20' }, 'POD', 'POD'), {
+    net: [['net.core.somaxconn', '1024'], ['net.ipv4.conf.eth0/100.forwarding', '1']],
+    ipc: [['kernel.msgmax', '9'], ['fs.mqueue.msg_max', '20']],
+  });
+  assert.throws(() => planSysctls({ 'vm.swappiness': '1' }, 'POD', 'POD'), /not namespaced/);
+  assert.throws(() => planSysctls({ 'net.core.somaxconn': '1' }, 'NODE', 'POD'), /host network/);
+  assert.throws(() => planSysctls({ 'kernel.shmmax': '1' }, 'POD', 'NODE'), /host IPC/);
+  assert.throws(() => planSysctls({ 'net.core.somaxconn': '1\nkernel.x=1' }, 'POD', 'POD'), InvalidArgumentError);
+});
+
+it('plans a pod: defaults, hostname from the name, namespace modes, and the refusals', () => {
+  const config = defaultConfig();
+  const plan = planPod(request({}), config);
+  assert.equal(plan.hostname, 'p');
+  assert.deepEqual(plan.namespaceOptions, { network: 'POD', pid: 'CONTAINER', ipc: 'POD', targetId: '' });
+  assert.deepEqual(plan.metadata, { name: 'p', uid: 'u', namespace: 'n', attempt: 1 });
+  assert.throws(() => planPod(request({}, 'kata'), config), /runtime handler "kata" is not configured \(have: runc\)/);
+  assert.equal(planPod(request({}, 'runc'), config).runtimeHandler, 'runc');
+  assert.throws(() => planPod(request({ metadata: { name: 'p', uid: '', namespace: 'n', attempt: 0 } }), config), /uid is required/);
+  assert.throws(() => planPod(request({ hostname: 'bad_host!' }), config), /not a valid host name/);
+  assert.throws(() => planPod(request({ annotations: { 'kubernetes.io/ingress-bandwidth': 'lots' } }), config), InvalidArgumentError);
+  assert.throws(() => planPod(request({ port_mappings: [{ protocol: 'TCP', container_port: 70000, host_port: 0, host_ip: '' }] }), config), /0-65535/);
+  const linux = (ns: Record<string, string>) => ({ cgroup_parent: '', security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', target_id: '', userns_options: null, ...ns } } as never, sysctls: {}, overhead: null, resources: null });
+  assert.throws(() => planPod(request({ linux: linux({ pid: 'TARGET' }) }), config), /TARGET/);
+  assert.equal(planPod(request({ linux: linux({ pid: 'POD', network: 'NODE' }) }), config).namespaceOptions.pid, 'POD');
+});

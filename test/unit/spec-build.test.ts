@@ -1,0 +1,275 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ContainerConfig__Output } from '../../lib/generated/runtime/v1/ContainerConfig.js';
+import type { LinuxContainerSecurityContext__Output } from '../../lib/generated/runtime/v1/LinuxContainerSecurityContext.js';
+import type { LinuxContainerResources__Output } from '../../lib/generated/runtime/v1/LinuxContainerResources.js';
+import type { Mount__Output } from '../../lib/generated/runtime/v1/Mount.js';
+import type { PodSandboxConfig__Output } from '../../lib/generated/runtime/v1/PodSandboxConfig.js';
+import { buildSpec, type RuntimeDefaults, type SpecInput } from '../../lib/container/spec/index.js';
+import { InvalidArgumentError, FailedPreconditionError } from '../../lib/errors/index.js';
+
+function securityContext(p: Partial<LinuxContainerSecurityContext__Output> = {}): LinuxContainerSecurityContext__Output {
+  return {
+    capabilities: null, privileged: false, namespace_options: null, selinux_options: null, run_as_user: null,
+    run_as_username: '', readonly_rootfs: false, supplemental_groups: [], apparmor_profile: '', seccomp_profile_path: '',
+    no_new_privs: false, run_as_group: null, masked_paths: [], readonly_paths: [], seccomp: null, apparmor: null,
+    supplemental_groups_policy: 'Merge', ...p,
+  };
+}
+
+function resources(p: Partial<LinuxContainerResources__Output> = {}): LinuxContainerResources__Output {
+  return { cpu_period: '0', cpu_quota: '0', cpu_shares: '0', memory_limit_in_bytes: '0', oom_score_adj: '0', cpuset_cpus: '', cpuset_mems: '', hugepage_limits: [], unified: {}, memory_swap_limit_in_bytes: '0', ...p };
+}
+
+function mount(p: Partial<Mount__Output>): Mount__Output {
+  return { container_path: '', host_path: '', readonly: false, selinux_relabel: false, propagation: 'PROPAGATION_PRIVATE', uidMappings: [], gidMappings: [], recursive_read_only: false, image: null, image_sub_path: '', mount_options: [], ...p };
+}
+
+function container(p: Partial<ContainerConfig__Output> = {}, sc?: Partial<LinuxContainerSecurityContext__Output>, res?: Partial<LinuxContainerResources__Output>): ContainerConfig__Output {
+  return {
+    metadata: { name: 'c', attempt: 0 }, image: null, command: [], args: [], working_dir: '', envs: [], mounts: [], devices: [],
+    labels: {}, annotations: {}, log_path: '', stdin: false, stdin_once: false, tty: false,
+    linux: { resources: res ? resources(res) : null, security_context: securityContext(sc) }, windows: null, CDI_devices: [], stop_signal: 'SIGNAL_RUNTIME_DEFAULT', ...p,
+  };
+}
+
+function podConfig(privileged = false, sysctls: Record<string, string> = {}): PodSandboxConfig__Output {
+  return {
+    metadata: { name: 'p', uid: 'u', namespace: 'n', attempt: 0 }, hostname: 'podhost', log_directory: '/var/log/pods/x', dns_config: null, port_mappings: [], labels: {}, annotations: {},
+    linux: { cgroup_parent: '/kubepods/podx', security_context: privileged ? { namespace_options: null, selinux_options: null, run_as_user: null, readonly_rootfs: false, supplemental_groups: [], privileged: true, seccomp_profile_path: '', run_as_group: null, seccomp: null, apparmor: null, supplemental_groups_policy: 'Merge' } : null, sysctls, overhead: null, resources: null },
+    windows: null,
+  };
+}
+
+const DEFAULTS: RuntimeDefaults = {
+  capabilities: ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_RAW', 'CAP_SYS_CHROOT'],
+  daemonCapabilities: ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_RAW', 'CAP_SYS_CHROOT', 'CAP_SYS_ADMIN', 'CAP_NET_ADMIN', 'CAP_SYS_PTRACE'],
+  seccomp: {
+    defaultAction: 'SCMP_ACT_ERRNO',
+    syscalls: [{ names: ['read', 'write'], action: 'SCMP_ACT_ALLOW' }],
+    capabilitySyscalls: { CAP_SYS_ADMIN: ['mount', 'unshare'], CAP_SYS_CHROOT: ['chroot'] },
+  },
+  maskedPaths: ['/proc/kcore'],
+  readonlyPaths: ['/proc/sys'],
+  baseMounts: [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'ro'] },
+  ],
+  rlimits: [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 20000 }],
+  env: ['PATH=/usr/bin:/bin'],
+  oomRestriction: { restricted: true, own: -500 },
+  pidsLimit: 0,
+  cgroupDriver: 'cgroupfs',
+  cgroupV2: false,
+};
+
+const PASSWD = 'root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:100::/:/bin/sh\n';
+const GROUP = 'root:x:0:\nusers:x:100:alice\nalice:x:1000:\nwheel:x:10:alice,bob\n';
+
+function input(c: ContainerConfig__Output, p: Partial<SpecInput> = {}): SpecInput {
+  return {
+    containerId: 'cid', containerDir: '/var/lib/runcri/containers/cid', rootfs: '/rootfs',
+    pod: { id: 'pid', config: podConfig(), namespaces: { network: '/run/netns/p', ipc: '/run/ipc/p', uts: '/run/uts/p' }, cgroupParent: '/kubepods/podx', files: { hostname: '/pod/hostname', resolvConf: '/pod/resolv.conf', hosts: '/pod/hosts', shm: '/pod/shm' } },
+    container: c, image: { Entrypoint: ['/entry'], Cmd: ['default-arg'], Env: ['PATH=/image/bin', 'A=image'], WorkingDir: '/work', User: '' },
+    defaults: DEFAULTS, identity: { passwd: PASSWD, group: GROUP }, devices: [], hostDevices: [], ...p,
+  };
+}
+
+test('command replaces ENTRYPOINT and CMD; args alone replace only CMD; neither keeps the image\'s', () => {
+  assert.deepEqual(buildSpec(input(container({ command: ['/bin/cmd'], args: ['x'] }))).spec.process.args, ['/bin/cmd', 'x']);
+  assert.deepEqual(buildSpec(input(container({ command: ['/bin/cmd'] }))).spec.process.args, ['/bin/cmd']);
+  assert.deepEqual(buildSpec(input(container({ args: ['y'] }))).spec.process.args, ['/entry', 'y']);
+  assert.deepEqual(buildSpec(input(container())).spec.process.args, ['/entry', 'default-arg']);
+});
+
+test('a container with no command anywhere is refused', () => {
+  assert.throws(() => buildSpec(input(container(), { image: {} })), InvalidArgumentError);
+});
+
+test('env: image values override defaults and request values override the image', () => {
+  const env = buildSpec(input(container({ envs: [{ key: 'A', value: Buffer.from('req') }, { key: 'B', value: Buffer.from('1') }] }))).spec.process.env;
+  assert.deepEqual(env, ['PATH=/image/bin', 'A=req', 'B=1']);
+});
+
+test('working dir: the request, else the image, else /', () => {
+  assert.equal(buildSpec(input(container({ working_dir: '/req' }))).spec.process.cwd, '/req');
+  assert.equal(buildSpec(input(container())).spec.process.cwd, '/work');
+  assert.equal(buildSpec(input(container(), { image: { Cmd: ['x'] } })).spec.process.cwd, '/');
+});
+
+test('image USER forms: uid, name, uid:gid, name:group', () => {
+  const user = (u: string) => buildSpec(input(container(), { image: { Cmd: ['x'], User: u } })).user;
+  assert.deepEqual(user('1000'), { uid: 1000, gid: 1000, groups: [1000, 100, 10] });
+  assert.deepEqual(user('alice'), { uid: 1000, gid: 1000, groups: [1000, 100, 10] });
+  assert.deepEqual(user('1001:10'), { uid: 1001, gid: 10, groups: [10] });
+  assert.deepEqual(user('bob:users'), { uid: 1001, gid: 100, groups: [100, 10] });
+  assert.deepEqual(user('4242'), { uid: 4242, gid: 0, groups: [0] });
+  assert.deepEqual(user(''), { uid: 0, gid: 0, groups: [0] });
+});
+
+test('a named user or group missing from the container is a clear error', () => {
+  assert.throws(() => buildSpec(input(container(), { image: { Cmd: ['x'], User: 'nobody' } })), /user "nobody" not found/);
+  assert.throws(() => buildSpec(input(container({}, { run_as_username: 'ghost' }))), /user "ghost" not found/);
+  assert.throws(() => buildSpec(input(container(), { image: { Cmd: ['x'], User: 'alice:ghosts' } })), /group "ghosts" not found/);
+});
+
+test('run_as_user / run_as_group / supplemental groups override the image, Strict keeps only the request\'s groups', () => {
+  const merge = buildSpec(input(container({}, { run_as_user: { value: '1000' }, run_as_group: { value: '3000' }, supplemental_groups: ['4000'] }))).user;
+  assert.deepEqual(merge, { uid: 1000, gid: 3000, groups: [3000, 100, 10, 4000] });
+  const strict = buildSpec(input(container({}, { run_as_user: { value: '1000' }, supplemental_groups: ['4000'], supplemental_groups_policy: 'Strict' }))).user;
+  assert.deepEqual(strict, { uid: 1000, gid: 1000, groups: [1000, 4000] });
+  const byName = buildSpec(input(container({}, { run_as_username: 'bob' }))).spec.process.user;
+  assert.deepEqual(byName, { uid: 1001, gid: 100, additionalGids: [100, 10] });
+});
+
+test('default capabilities, add and drop, ALL, and a capability the daemon lacks', () => {
+  const caps = (sc: Partial<LinuxContainerSecurityContext__Output>) => buildSpec(input(container({}, sc))).spec.process.capabilities.bounding.sort();
+  assert.deepEqual(caps({}), ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_RAW', 'CAP_SYS_CHROOT']);
+  assert.deepEqual(caps({ capabilities: { add_capabilities: ['NET_ADMIN'], drop_capabilities: ['net_raw'], add_ambient_capabilities: [] } }), ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_ADMIN', 'CAP_SYS_CHROOT']);
+  assert.deepEqual(caps({ capabilities: { add_capabilities: ['KILL'], drop_capabilities: ['ALL'], add_ambient_capabilities: [] } }), ['CAP_KILL']);
+  assert.deepEqual(caps({ capabilities: { add_capabilities: ['ALL'], drop_capabilities: ['SYS_ADMIN'], add_ambient_capabilities: [] } }), ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE']);
+  assert.throws(() => caps({ capabilities: { add_capabilities: ['SYS_RESOURCE'], drop_capabilities: [], add_ambient_capabilities: [] } }), /CAP_SYS_RESOURCE is not available/);
+});
+
+test('privileged: the daemon\'s own capabilities, host devices, no masked paths, rw /sys, no seccomp', () => {
+  const hostDevices = [{ hostPath: '/dev/loop0', containerPath: '/dev/loop0', permissions: 'rwm', type: 'b' as const, major: 7, minor: 0, fileMode: 0o660, uid: 0, gid: 6 }];
+  const { spec } = buildSpec(input(container({}, { privileged: true }), { hostDevices, pod: { ...input(container()).pod, config: podConfig(true) } }));
+  assert.deepEqual(spec.process.capabilities.bounding, DEFAULTS.daemonCapabilities);
+  assert.equal(spec.linux.maskedPaths, undefined);
+  assert.equal(spec.linux.readonlyPaths, undefined);
+  assert.equal(spec.linux.seccomp, undefined);
+  assert.deepEqual(spec.linux.devices.map((d) => d.path), ['/dev/loop0']);
+  assert.deepEqual(spec.linux.resources.devices, [{ allow: true, access: 'rwm' }]);
+  const sys = spec.mounts.find((m) => m.destination === '/sys')!;
+  assert.ok(!sys.options.includes('ro') && sys.options.includes('rw'));
+});
+
+test('a privileged container in an unprivileged pod is refused', () => {
+  assert.throws(() => buildSpec(input(container({}, { privileged: true }))), /privileged pod/);
+});
+
+test('readonly rootfs, default and requested masked/readonly paths', () => {
+  const { spec } = buildSpec(input(container({}, { readonly_rootfs: true })));
+  assert.equal(spec.root.readonly, true);
+  assert.deepEqual(spec.linux.maskedPaths, ['/proc/kcore']);
+  assert.deepEqual(spec.linux.readonlyPaths, ['/proc/sys']);
+  assert.ok(spec.mounts.find((m) => m.destination === '/etc/hosts')!.options.includes('ro'));
+  const custom = buildSpec(input(container({}, { masked_paths: ['/proc/x'], readonly_paths: ['/proc/y'] }))).spec;
+  assert.deepEqual(custom.linux.maskedPaths, ['/proc/x']);
+  assert.deepEqual(custom.linux.readonlyPaths, ['/proc/y']);
+});
+
+test('seccomp: empty and RuntimeDefault mean the default profile, with syscalls unlocked by held capabilities', () => {
+  const empty = buildSpec(input(container())).spec.linux.seccomp!;
+  assert.equal(empty.defaultAction, 'SCMP_ACT_ERRNO');
+  assert.ok(!('capabilitySyscalls' in empty));
+  assert.deepEqual(empty.syscalls!.at(-1)!.names, ['chroot']);
+  const withAdmin = buildSpec(input(container({}, { seccomp: { profile_type: 'RuntimeDefault', localhost_ref: '' }, capabilities: { add_capabilities: ['SYS_ADMIN'], drop_capabilities: [], add_ambient_capabilities: [] } }))).spec.linux.seccomp!;
+  assert.deepEqual(withAdmin.syscalls!.at(-1)!.names, ['chroot', 'mount', 'unshare']);
+  assert.ok(buildSpec(input(container({}, { seccomp_profile_path: 'runtime/default' }))).spec.linux.seccomp);
+});
+
+test('seccomp: Unconfined (structured and path) and Localhost', () => {
+  assert.equal(buildSpec(input(container({}, { seccomp: { profile_type: 'Unconfined', localhost_ref: '' } }))).spec.linux.seccomp, undefined);
+  assert.equal(buildSpec(input(container({}, { seccomp_profile_path: 'unconfined' }))).spec.linux.seccomp, undefined);
+  const local = { defaultAction: 'SCMP_ACT_LOG' };
+  assert.deepEqual(buildSpec(input(container({}, { seccomp: { profile_type: 'Localhost', localhost_ref: '/p.json' } }), { localhostSeccomp: local })).spec.linux.seccomp, local);
+  assert.deepEqual(buildSpec(input(container({}, { seccomp_profile_path: 'localhost//p.json' }), { localhostSeccomp: local })).spec.linux.seccomp, local);
+  assert.throws(() => buildSpec(input(container({}, { seccomp_profile_path: 'bogus' }))), InvalidArgumentError);
+  // The structured field wins over the path.
+  assert.equal(buildSpec(input(container({}, { seccomp: { profile_type: 'Unconfined', localhost_ref: '' }, seccomp_profile_path: 'runtime/default' }))).spec.linux.seccomp, undefined);
+});
+
+test('AppArmor: defaults are ignored with a warning; a named profile is refused on this host', () => {
+  assert.deepEqual(buildSpec(input(container({}, { apparmor: { profile_type: 'RuntimeDefault', localhost_ref: '' } }))).warnings.length, 1);
+  assert.throws(() => buildSpec(input(container({}, { apparmor: { profile_type: 'Localhost', localhost_ref: 'k8s-x' } }))), FailedPreconditionError);
+});
+
+test('namespaces: pod namespaces joined, NODE shares the host\'s, TARGET joins another container\'s pid namespace', () => {
+  const ns = (sc: Partial<LinuxContainerSecurityContext__Output>, p: Partial<SpecInput> = {}) => buildSpec(input(container({}, sc), p)).spec.linux.namespaces;
+  assert.deepEqual(ns({}), [{ type: 'mount' }, { type: 'network', path: '/run/netns/p' }, { type: 'ipc', path: '/run/ipc/p' }, { type: 'uts', path: '/run/uts/p' }, { type: 'pid' }]);
+  assert.deepEqual(ns({ namespace_options: { network: 'NODE', ipc: 'NODE', pid: 'NODE', target_id: '', userns_options: null } }), [{ type: 'mount' }]);
+  assert.deepEqual(ns({ namespace_options: { network: 'POD', ipc: 'POD', pid: 'TARGET', target_id: 'other', userns_options: null } }, { targetPid: 4321 }).at(-1), { type: 'pid', path: '/proc/4321/ns/pid' });
+  assert.throws(() => ns({ namespace_options: { network: 'POD', ipc: 'POD', pid: 'TARGET', target_id: 'other', userns_options: null } }), /not running/);
+});
+
+test('pod files are mounted unless the request mounts the same path; request mounts keep propagation and readonly', () => {
+  const mounts = buildSpec(input(container({ mounts: [
+    mount({ container_path: '/etc/hosts', host_path: '/my/hosts' }),
+    mount({ container_path: '/data/sub', host_path: '/h/sub', propagation: 'PROPAGATION_HOST_TO_CONTAINER' }),
+    mount({ container_path: '/data', host_path: '/h', readonly: true, propagation: 'PROPAGATION_BIDIRECTIONAL' }),
+  ] }))).spec;
+  const byDest = (d: string) => mounts.mounts.filter((m) => m.destination === d);
+  assert.equal(byDest('/etc/hosts').length, 1);
+  assert.equal(byDest('/etc/hosts')[0]!.source, '/my/hosts');
+  assert.equal(byDest('/etc/hostname')[0]!.source, '/pod/hostname');
+  assert.equal(byDest('/etc/resolv.conf')[0]!.source, '/pod/resolv.conf');
+  assert.equal(byDest('/dev/shm')[0]!.source, '/pod/shm');
+  assert.deepEqual(byDest('/data')[0]!.options, ['rbind', 'rshared', 'ro']);
+  assert.deepEqual(byDest('/data/sub')[0]!.options, ['rbind', 'rslave']);
+  const dests = mounts.mounts.map((m) => m.destination);
+  assert.ok(dests.indexOf('/data') < dests.indexOf('/data/sub'), 'parents mount before children');
+  assert.equal(mounts.linux.rootfsPropagation, 'rshared');
+});
+
+test('recursive read-only, image volumes and ID-mapped mounts are refused clearly', () => {
+  assert.throws(() => buildSpec(input(container({ mounts: [mount({ container_path: '/d', host_path: '/h', readonly: true, recursive_read_only: true })] }))), /recursive read-only mounts are not supported/);
+  assert.throws(() => buildSpec(input(container({ mounts: [mount({ container_path: 'rel', host_path: '/h' })] }))), /absolute/);
+});
+
+test('image VOLUMEs become empty directories under the container dir', () => {
+  const result = buildSpec(input(container(), { image: { Cmd: ['x'], Volumes: { '/var/data': {} } } }));
+  assert.equal(result.volumeDirs.length, 1);
+  const m = result.spec.mounts.find((x) => x.destination === '/var/data')!;
+  assert.equal(m.source, result.volumeDirs[0]);
+  assert.ok(m.source.startsWith('/var/lib/runcri/containers/cid/volumes/'));
+});
+
+test('resources: cpu, memory, hugepages, pids; unified refused on cgroup v1; cgroup under the pod\'s', () => {
+  const { spec } = buildSpec(input(container({}, {}, { cpu_shares: '512', cpu_quota: '50000', cpu_period: '100000', cpuset_cpus: '0', memory_limit_in_bytes: '67108864', memory_swap_limit_in_bytes: '67108864', hugepage_limits: [{ page_size: '2MB', limit: '0' }] }), { defaults: { ...DEFAULTS, pidsLimit: 100 } }));
+  assert.deepEqual(spec.linux.resources.cpu, { shares: 512, quota: 50000, period: 100000, cpus: '0' });
+  assert.deepEqual(spec.linux.resources.memory, { limit: 67108864, swap: 67108864 });
+  assert.deepEqual(spec.linux.resources.hugepageLimits, [{ pageSize: '2MB', limit: 0 }]);
+  assert.deepEqual(spec.linux.resources.pids, { limit: 100 });
+  assert.equal(spec.linux.cgroupsPath, '/kubepods/podx/runcri-cid');
+  assert.throws(() => buildSpec(input(container({}, {}, { unified: { 'memory.high': '1' } }))), /cgroup v2/);
+});
+
+test('oom_score_adj is clamped to the daemon\'s own when lowering is refused', () => {
+  assert.equal(buildSpec(input(container({}, {}, { oom_score_adj: '-998' }))).spec.process.oomScoreAdj, -500);
+  assert.equal(buildSpec(input(container({}, {}, { oom_score_adj: '1000' }))).spec.process.oomScoreAdj, 1000);
+  assert.equal(buildSpec(input(container({}, {}, { oom_score_adj: '-998' }), { defaults: { ...DEFAULTS, oomRestriction: { restricted: false, own: 0 } } })).spec.process.oomScoreAdj, -998);
+});
+
+test('devices from the request become nodes and allow rules', () => {
+  const dev = { hostPath: '/dev/fuse', containerPath: '/dev/fuse', permissions: 'rw', type: 'c' as const, major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 };
+  const { spec } = buildSpec(input(container(), { devices: [dev] }));
+  assert.deepEqual(spec.linux.devices, [{ type: 'c', path: '/dev/fuse', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 }]);
+  assert.deepEqual(spec.linux.resources.devices, [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' }]);
+  assert.throws(() => buildSpec(input(container(), { devices: [{ ...dev, permissions: 'rwx' }] })), /permissions/);
+  assert.throws(() => buildSpec(input(container({ CDI_devices: [{ name: 'vendor.com/gpu=0' }] }))), /CDI devices are not supported/);
+});
+
+test('sysctls: namespaced ones pass, host-namespace and non-namespaced ones are refused', () => {
+  const pod = (sysctls: Record<string, string>) => ({ ...input(container()).pod, config: podConfig(false, sysctls) });
+  assert.deepEqual(buildSpec(input(container(), { pod: pod({ 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '100' }) })).spec.linux.sysctl, { 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '100' });
+  assert.throws(() => buildSpec(input(container(), { pod: pod({ 'vm.swappiness': '1' }) })), /not namespaced/);
+  assert.throws(() => buildSpec(input(container({}, { namespace_options: { network: 'NODE', ipc: 'POD', pid: 'CONTAINER', target_id: '', userns_options: null } }), { pod: pod({ 'net.ipv4.ip_forward': '1' }) })), /host network/);
+});
+
+test('rlimits, no_new_privs, tty and the stop signal', () => {
+  const { spec, stopSignal } = buildSpec(input(container({ tty: true }, { no_new_privs: true }), { image: { Cmd: ['x'], StopSignal: 'SIGQUIT' } }));
+  assert.deepEqual(spec.process.rlimits, [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 20000 }]);
+  assert.equal(spec.process.noNewPrivileges, true);
+  assert.equal(spec.process.terminal, true);
+  assert.equal(stopSignal, 'SIGQUIT');
+  assert.equal(buildSpec(input(container({ stop_signal: 'SIGNAL_SIGINT' }), { image: { Cmd: ['x'], StopSignal: 'QUIT' } })).stopSignal, 'SIGINT');
+  assert.equal(buildSpec(input(container())).stopSignal, 'SIGTERM');
+});
+
+test('cgroup paths: under the pod\'s directory for cgroupfs, slice:prefix:id for systemd', () => {
+  const systemd = buildSpec(input(container(), { defaults: { ...DEFAULTS, cgroupDriver: 'systemd' }, pod: { ...input(container()).pod, cgroupParent: 'kubepods-besteffort-podx.slice' } })).spec;
+  assert.equal(systemd.linux.cgroupsPath, 'kubepods-besteffort-podx.slice:runcri:cid');
+  const noParent = buildSpec(input(container(), { pod: { ...input(container()).pod, cgroupParent: '' } })).spec;
+  assert.equal(noParent.linux.cgroupsPath, '/runcri/runcri-cid');
+});
