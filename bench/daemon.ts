@@ -4,7 +4,8 @@
  * re-encoding filter). The floor for the filter is the same CRI server bound by grpc-js
  * directly, which only a `localhost` authority can reach.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -19,9 +20,10 @@ import { compare, metric, percentile, pssKiB, rssKiB } from './report.js';
 const CLIENT = join(dirname(fileURLToPath(import.meta.url)), 'version-client.js');
 const CALLS = 1000;
 
-function versionLatencies(socket: string, authority: string): number[] {
-  const out = execFileSync(process.execPath, [CLIENT, socket, String(CALLS), authority], { encoding: 'utf8' });
-  return JSON.parse(out) as number[];
+/** Asynchronous: one of the servers measured runs in this very process. */
+async function versionLatencies(socket: string, authority: string): Promise<number[]> {
+  const { stdout } = await promisify(execFile)(process.execPath, [CLIENT, socket, String(CALLS), authority], { encoding: 'utf8' });
+  return JSON.parse(stdout) as number[];
 }
 
 async function startToReady(): Promise<number[]> {
@@ -63,8 +65,8 @@ export async function run(): Promise<void> {
     metric('daemon_idle_rss', rssKiB(daemon.pid, read) / 1024, 'MiB');
     metric('daemon_idle_pss', pssKiB(daemon.pid, read) / 1024, 'MiB');
 
-    const viaLocalhost = versionLatencies(daemon.dirs.socket, 'localhost');
-    const viaPath = versionLatencies(daemon.dirs.socket, daemon.dirs.socket);
+    const viaLocalhost = await versionLatencies(daemon.dirs.socket, 'localhost');
+    const viaPath = await versionLatencies(daemon.dirs.socket, daemon.dirs.socket);
     metric('version_localhost_p50', percentile(viaLocalhost, 50), 'ms');
     metric('version_localhost_p99', percentile(viaLocalhost, 99), 'ms');
     metric('version_socket_path_p50', percentile(viaPath, 50), 'ms');
@@ -72,7 +74,7 @@ export async function run(): Promise<void> {
 
     const plain = await unfilteredServer(daemon.dirs);
     try {
-      const direct = versionLatencies(plain.socket, 'localhost');
+      const direct = await versionLatencies(plain.socket, 'localhost');
       compare('version_p50_through_filter', percentile(viaLocalhost, 50), percentile(direct, 50), 'ms');
       compare('version_p50_reencoded_authority', percentile(viaPath, 50), percentile(direct, 50), 'ms');
     } finally {

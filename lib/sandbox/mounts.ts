@@ -1,15 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { runCommand } from '../process/index.js';
+import { mountPoints } from '../util/mountinfo.js';
 
-/** Mount points of this process's mount namespace. */
-export function mountPoints(): Set<string> {
-  const points = new Set<string>();
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const field = line.split(' ')[4];
-    if (field) points.add(field.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8))));
-  }
-  return points;
-}
+export { mountPoints };
 
 /** Unmounts those of `paths` that are mount points, in one `umount` run. */
 export async function unmountAll(paths: readonly string[]): Promise<void> {

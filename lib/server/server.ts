@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log/index.js';
 import type { Services } from '../daemon/services.js';
 import { loadCriProto } from './proto.js';
+import { acceptPreEncoded } from './list-encoding.js';
 import { instrumentStream, instrumentUnary, unimplemented, unimplementedStream, type Instrumentation } from './instrument.js';
 import { imageServiceHandlers, runtimeServiceHandlers, runtimeServiceStreams } from './handlers/index.js';
 
@@ -31,6 +32,13 @@ function implement(
   return impl;
 }
 
+/** A copy of a service definition whose unary responses may also be handed over already encoded. */
+function withPreEncodedResponses(definition: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const entries = Object.entries(definition).map(([name, method]) =>
+    [name, method.responseStream ? method : { ...method, responseSerialize: acceptPreEncoded(method.responseSerialize) }] as const);
+  return Object.fromEntries(entries);
+}
+
 /** Both CRI services on one grpc-js server; connections are handed to it by the listener. */
 export function createCriServer(services: Services, log: Logger): CriServer {
   const maxBytes = services.config.max_message_bytes;
@@ -42,7 +50,9 @@ export function createCriServer(services: Services, log: Logger): CriServer {
   const inflight = { count: 0 };
   const inst: Instrumentation = { services, log, isReady: () => ready, inflight };
   const proto = loadCriProto().runtime.v1;
-  server.addService(proto.RuntimeService.service, implement(proto.RuntimeService.service, runtimeServiceHandlers, runtimeServiceStreams, inst));
-  server.addService(proto.ImageService.service, implement(proto.ImageService.service, imageServiceHandlers, {}, inst));
+  const runtimeService = withPreEncodedResponses(proto.RuntimeService.service);
+  const imageService = withPreEncodedResponses(proto.ImageService.service);
+  server.addService(runtimeService, implement(runtimeService, runtimeServiceHandlers, runtimeServiceStreams, inst));
+  server.addService(imageService, implement(imageService, imageServiceHandlers, {}, inst));
   return { grpc: server, inflight, setReady: () => { ready = true; } };
 }

@@ -1,6 +1,6 @@
 import { lstat, opendir } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mountHolding, parseMountInfo, readMountInfo } from '../util/mountinfo.js';
 
 export interface DiskUsage {
   bytes: bigint;
@@ -98,14 +98,6 @@ export class DiskUsageCache {
 }
 
 /** The mount point of the filesystem holding `path` (the longest mount point above it): `fs_id`. */
-export function mountPointOf(path: string, mountinfo: string = readFileSync('/proc/self/mountinfo', 'utf8')): string {
-  let best = '/';
-  for (const line of mountinfo.split('\n')) {
-    const mountPoint = line.split(' ')[4];
-    if (!mountPoint) continue;
-    const decoded = mountPoint.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-    const under = decoded === '/' || path === decoded || path.startsWith(`${decoded}/`);
-    if (under && decoded.length > best.length) best = decoded;
-  }
-  return best;
+export function mountPointOf(path: string, mountinfo?: string): string {
+  return mountHolding(path, mountinfo === undefined ? readMountInfo() : parseMountInfo(mountinfo))?.mountPoint ?? '/';
 }

@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors/index.js';
 import { runCommand } from '../process/index.js';
+import { mountPoints } from '../util/mountinfo.js';
 import type { LayerStore } from './layer-store.js';
 
 export interface RootfsRequest {
@@ -27,15 +28,8 @@ interface RootfsRecord {
 const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const MOUNT_TIMEOUT_MS = 30_000;
 
-/** Mount points in this process's mount namespace (octal escapes decoded). */
-export function mountedPaths(): Set<string> {
-  const out = new Set<string>();
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const field = line.split(' ')[4];
-    if (field) out.add(field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
-  }
-  return out;
-}
+/** Mount points in this process's mount namespace. */
+export const mountedPaths = mountPoints;
 
 /**
  * Container root filesystems: an overlay of the image's layers (through their short links,

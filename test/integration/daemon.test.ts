@@ -5,7 +5,6 @@ import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { TestDaemon, DAEMON_MAIN, makeTestDirs, removeTestDirs } from '../helpers/daemon.js';
-import { expectCode } from '../helpers/cri-client.js';
 import { rawGrpcCall } from '../helpers/grpc-raw.js';
 import { loadCriProto } from '../../lib/server/proto.js';
 import { packageVersion } from '../../lib/daemon/version.js';

@@ -1,9 +1,19 @@
 import type { ListContainersRequest__Output } from '../../generated/runtime/v1/ListContainersRequest.js';
-import type { ListContainersResponse } from '../../generated/runtime/v1/ListContainersResponse.js';
+import type { Container } from '../../generated/runtime/v1/Container.js';
+import type { ContainerRecord } from '../../container/index.js';
+import { loadCriProto } from '../proto.js';
+import { ListEncoder } from '../list-encoding.js';
 import { containerToWire } from './container-common.js';
 import type { CallContext } from '../context.js';
 
-export function containerList(req: ListContainersRequest__Output, ctx: CallContext): ListContainersResponse {
+// A container's listed fields are fixed at creation but for its state.
+const encoder = new ListEncoder<ContainerRecord, Container>(
+  (wire) => loadCriProto().runtime.v1.RuntimeService.service.ListContainers!.responseSerialize({ containers: [wire] }),
+  containerToWire,
+  (c) => c.state,
+);
+
+export function containerList(req: ListContainersRequest__Output, ctx: CallContext): Buffer {
   const f = req.filter;
   const containers = ctx.services.containers.list({
     id: f?.id || undefined,
@@ -11,5 +21,5 @@ export function containerList(req: ListContainersRequest__Output, ctx: CallConte
     state: f?.state?.state,
     labelSelector: f?.label_selector,
   });
-  return { containers: containers.map(containerToWire) };
+  return encoder.encode(containers);
 }
