@@ -11,7 +11,7 @@ CNI_CONF_DIR ?= /etc/cni/net.d
 SYSTEMD_DIR ?= /etc/systemd/system
 
 # What the daemon needs on a node, and what the tests add (a registry, static binaries for images).
-RUNTIME_PACKAGES := runc crun conmon containernetworking-plugins catatonit iptables iproute2 util-linux procps attr zstd
+RUNTIME_PACKAGES := runc crun conmon containernetworking-plugins catatonit iptables iproute2 util-linux procps attr zstd gcc libc6-dev
 TEST_PACKAGES    := docker-registry busybox-static socat openssl curl
 
 .PHONY: all deps test-deps node-check build run test bench install uninstall clean default-network
@@ -38,8 +38,12 @@ deps: node-check
 test-deps: deps
 	$(call apt_install,$(TEST_PACKAGES))
 
-build: deps
+build: deps native/idmap-mount
 	npm run build
+
+# The ID-mapped mount helper user-namespaced pods need (Node cannot call mount_setattr).
+native/idmap-mount: native/idmap-mount.c
+	$(CC) -O2 -Wall -Wextra -o $@ $<
 
 # The default pod network, only where the operator has none.
 default-network:
@@ -52,16 +56,16 @@ default-network:
 run: build default-network
 	./bin/runcri serve
 
-test: test-deps
+test: test-deps native/idmap-mount
 	npm test
 
-bench: test-deps
+bench: test-deps native/idmap-mount
 	npm run bench
 
 install: build default-network
 	rm -rf $(LIBDIR)
 	mkdir -p $(LIBDIR) $(PREFIX)/bin $(CONFIG_DIR)
-	cp -r dist node_modules package.json package-lock.json protos bundles bin $(LIBDIR)/
+	cp -r dist node_modules package.json package-lock.json protos bundles bin native $(LIBDIR)/
 	cd $(LIBDIR) && npm prune --omit=dev --no-audit --no-fund >/dev/null
 	ln -sf $(LIBDIR)/bin/runcri $(PREFIX)/bin/runcri
 	@if [ ! -e $(CONFIG_DIR)/runcri.toml ]; then \
@@ -78,4 +82,4 @@ uninstall:
 	rm -rf $(LIBDIR) $(PREFIX)/bin/runcri $(SYSTEMD_DIR)/runcri.service
 
 clean:
-	rm -rf dist .build lib/generated
+	rm -rf dist .build lib/generated native/idmap-mount

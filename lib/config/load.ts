@@ -2,7 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { InvalidArgumentError, messageOf } from '../errors/index.js';
-import { defaultConfig, LOG_LEVELS, type Config, type RegistryEntry, type RuntimeHandlerConfig } from './schema.js';
+import { defaultConfig, LOG_LEVELS, runtimeHandlerDefaults, type Config, type RegistryEntry, type RuntimeHandlerConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/runcri/runcri.toml';
 
@@ -57,10 +57,13 @@ function stringArray(value: unknown, key: string): string[] {
 function runtimeHandler(name: string, raw: unknown, stateDir: string): RuntimeHandlerConfig {
   const key = `runtimes.${name}`;
   if (!isTable(raw)) throw new ConfigError(key, 'expected a table');
-  const base: Table = { path: '', root: '', allowed_annotations: [], privileged_without_host_devices: false };
+  const base = runtimeHandlerDefaults('', '') as unknown as Table;
   const merged = overlay(base, raw, key) as unknown as RuntimeHandlerConfig;
   if (!merged.path) throw new ConfigError(`${key}.path`, 'required');
+  requireAbsolute(`${key}.path`, merged.path);
   stringArray(merged.allowed_annotations, `${key}.allowed_annotations`);
+  if (merged.monitor_path) requireAbsolute(`${key}.monitor_path`, merged.monitor_path);
+  requireOneOf(`${key}.recursive_read_only_mounts`, merged.recursive_read_only_mounts, ['auto', 'true', 'false']);
   return { ...merged, root: merged.root || `${stateDir}/${name}` };
 }
 
@@ -123,6 +126,7 @@ function finish(raw: Table, runtimesRaw: Table | undefined, registriesRaw: unkno
   requireAbsolute('runtime.conmon_path', config.runtime.conmon_path);
   requireOneOf('runtime.restrict_oom_score_adj', config.runtime.restrict_oom_score_adj, ['auto', 'true', 'false']);
   requirePositiveInteger('runtime.pids_limit', config.runtime.pids_limit, true);
+  if (config.runtime.idmap_mount_helper) requireAbsolute('runtime.idmap_mount_helper', config.runtime.idmap_mount_helper);
   stringArray(config.runtime.default_capabilities, 'runtime.default_capabilities');
   config.runtime.default_capabilities = config.runtime.default_capabilities.map((c) => c.toUpperCase().replace(/^CAP_/, ''));
   requireAbsolute('network.conf_dir', config.network.conf_dir);
@@ -140,7 +144,7 @@ function finish(raw: Table, runtimesRaw: Table | undefined, registriesRaw: unkno
     runtimes[name] = { ...handler, root: `${config.state_dir}/${name}` };
   }
   if (existsSync('/usr/bin/crun')) {
-    runtimes.crun = { path: '/usr/bin/crun', root: `${config.state_dir}/crun`, allowed_annotations: [], privileged_without_host_devices: false };
+    runtimes.crun = runtimeHandlerDefaults('/usr/bin/crun', `${config.state_dir}/crun`);
   }
   for (const [name, handler] of Object.entries(runtimesRaw ?? {})) {
     if (!/^[a-z0-9][a-z0-9_.-]*$/.test(name)) throw new ConfigError(`runtimes.${name}`, 'handler names are lower-case letters, digits, ".", "_" and "-"');

@@ -26,6 +26,13 @@ export interface RuntimeHandlerConfig {
   /** Annotations a pod may pass through to this handler. */
   allowed_annotations: string[];
   privileged_without_host_devices: boolean;
+  /** The container monitor for this handler; empty: `runtime.conmon_path`. */
+  monitor_path: string;
+  /**
+   * Whether the binary supports `rro` (recursive read-only) mounts: `auto` asks `BINARY features`
+   * and, for a binary without that command, means no.
+   */
+  recursive_read_only_mounts: 'auto' | 'true' | 'false';
 }
 
 export interface Config {
@@ -50,6 +57,11 @@ export interface Config {
     pids_limit: number;
     /** The image whose process is PID 1 of a pod that shares one PID namespace; empty: built-in. */
     infra_image: string;
+    /**
+     * The helper that makes ID-mapped mounts for user-namespaced pods (`native/idmap-mount.c`,
+     * built by `make`); empty: `native/idmap-mount` of this installation.
+     */
+    idmap_mount_helper: string;
   };
   runtimes: Record<string, RuntimeHandlerConfig>;
   network: {
@@ -112,9 +124,10 @@ export function defaultConfig(): Config {
       restrict_oom_score_adj: 'auto',
       pids_limit: 0,
       infra_image: '',
+      idmap_mount_helper: '',
     },
     runtimes: {
-      runc: { path: '/usr/sbin/runc', root: '/run/runcri/runc', allowed_annotations: [], privileged_without_host_devices: false },
+      runc: runtimeHandlerDefaults('/usr/sbin/runc', '/run/runcri/runc'),
     },
     network: {
       conf_dir: '/etc/cni/net.d',
@@ -136,6 +149,11 @@ export function defaultConfig(): Config {
     },
     metrics: { enabled: false, address: '127.0.0.1', port: 9090, included_pod_metrics: ['cpu', 'memory', 'network', 'oom', 'disk', 'process'] },
   };
+}
+
+/** A handler's settings with every optional one at its default. */
+export function runtimeHandlerDefaults(path: string, root: string): RuntimeHandlerConfig {
+  return { path, root, allowed_annotations: [], privileged_without_host_devices: false, monitor_path: '', recursive_read_only_mounts: 'auto' };
 }
 
 export { LOG_LEVELS };

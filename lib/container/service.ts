@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/index.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
@@ -7,7 +7,7 @@ import type { LinuxContainerResources__Output } from '../generated/runtime/v1/Li
 import { AlreadyExistsError, CancelledError, FailedPreconditionError, InvalidArgumentError, NotFoundError, isRuntimeError, messageOf } from '../errors/index.js';
 import type { ImageRuntimeConfig, ImageService } from '../image/index.js';
 import type { Logger } from '../log/index.js';
-import { OciRuntime, type ExecResult, type OciProcess, type OciSpec } from '../oci/index.js';
+import type { ExecResult, IdMappings, OciIdMapping, OciProcess, OciRuntime, OciSpec, RuntimeHandlers } from '../oci/index.js';
 import type { PodRecord, SandboxService } from '../sandbox/index.js';
 import type { RecordTable, StateStore } from '../state/index.js';
 import type { Storage } from '../storage/index.js';
@@ -15,6 +15,7 @@ import { matchesLabels, newId, requireField, resolveIdPrefix } from '../util/ids
 import { nanosToWire, nowNanos } from '../util/time.js';
 import { allHostDevices, loadRuntimeDefaults, resolveHostDevices } from './defaults.js';
 import { ExitWatcher } from './exit-watcher.js';
+import { IdmappedRootfs } from './idmapped-rootfs.js';
 import { loadSeccompProfile, mtimeNanos, prepareMounts, processAlive, releaseShared, resolveLogPath } from './host-prep.js';
 import type { ContainerRecord, ContainerStateName } from './record.js';
 import { readFileInRoot } from './rootfs-files.js';
@@ -31,6 +32,8 @@ export interface ContainerServiceDeps {
   /** Where lifecycle events go (GetContainerEvents). */
   events?: ContainerEventSink;
   metrics?: { containerOomKilled(): void };
+  /** The runtime handlers: every container and exec of a pod goes through the pod's. */
+  handlers: RuntimeHandlers;
 }
 
 export interface ContainerEventSink {
@@ -59,18 +62,19 @@ export class ContainerService {
   /** `pod/name/attempt` → container ID, reserved from the start of a create. */
   private readonly names = new Map<string, string>();
   private readonly exitWaiters = new Map<string, Set<() => void>>();
-  private readonly runtimes = new Map<string, OciRuntime>();
   private readonly processes = new Map<string, OciProcess>();
   private readonly table: RecordTable<ContainerRecord>;
   private readonly exitDir: string;
   private readonly watcher: ExitWatcher;
   private defaults: RuntimeDefaults | undefined;
+  private readonly idmapped: IdmappedRootfs;
 
   constructor(private readonly deps: ContainerServiceDeps) {
     this.table = deps.store.table<ContainerRecord>('containers');
     this.exitDir = join(deps.config.state_dir, 'exits');
     mkdirSync(this.exitDir, { recursive: true, mode: 0o700 });
     this.watcher = new ExitWatcher(this.exitDir, (id) => this.noteExit(id));
+    this.idmapped = new IdmappedRootfs({ storage: deps.storage, stateDir: deps.config.state_dir, helper: () => deps.handlers.idmapHelper });
   }
 
   private get runtimeDefaults(): RuntimeDefaults {
@@ -79,19 +83,12 @@ export class ContainerService {
   }
 
   private runtimeFor(handler: string): OciRuntime {
-    const name = handler || this.deps.config.runtime.default_handler;
-    let rt = this.runtimes.get(name);
-    if (!rt) {
-      const cfg = this.deps.config.runtimes[name];
-      if (!cfg) throw new InvalidArgumentError(`runtime handler "${handler}" is not configured`);
-      rt = new OciRuntime({
-        runtimePath: cfg.path, runtimeRoot: cfg.root, conmonPath: this.deps.config.runtime.conmon_path,
-        exitDir: this.exitDir, socketDir: join(this.deps.config.state_dir, 'sockets'), execDir: join(this.deps.config.state_dir, 'exec'),
-        log: this.deps.log.child({ module: 'oci', handler: name }),
-      });
-      this.runtimes.set(name, rt);
-    }
-    return rt;
+    return this.deps.handlers.runtime(handler);
+  }
+
+  private handlerFeatures(handler: string): { recursiveReadOnlyMounts: boolean } {
+    const name = handler || this.deps.handlers.defaultName();
+    return this.deps.handlers.list().find((h) => h.name === name)?.features ?? { recursiveReadOnlyMounts: false };
   }
 
   private nameKey(podId: string, name: string, attempt: number): string {
@@ -289,7 +286,11 @@ export class ContainerService {
     };
     mkdirSync(c.bundle, { recursive: true, mode: 0o700 });
     mkdirSync(c.containerDir, { recursive: true, mode: 0o700 });
-    const rootfs = await this.deps.storage.createContainerRootfs({ containerId: c.id, layers });
+    const userns = pod.userNamespace && pod.namespacePaths.user ? { path: pod.namespacePaths.user, ...pod.userNamespace } : undefined;
+    // The runtime reaches a user-namespaced root filesystem as the container's root, an
+    // unprivileged ID on the node: its mount point must be where that ID can walk.
+    const rootfs = await this.deps.storage.createContainerRootfs({ containerId: c.id, layers, ...(userns ? { mountPoint: this.idmapped.mountPointFor(c.id) } : {}) });
+    if (userns) await this.idmapped.remap(pod.id, userns.path, hostRoot(userns), layers, rootfs);
     lap('rootfs');
     const sc = config.linux?.security_context;
     const choice = seccompChoice(sc);
@@ -315,6 +316,7 @@ export class ContainerService {
         id: pod.id, config: pod.config, cgroupParent: pod.cgroupParent,
         namespaces: { network: pod.namespacePaths.net, ipc: pod.namespacePaths.ipc, uts: pod.namespacePaths.uts, pid: pod.namespacePaths.pid },
         files: { hostname: pod.hostnamePath, resolvConf: pod.resolvConfPath, hosts: pod.hostsPath, shm: pod.shmPath },
+        ...(userns ? { userNamespace: { path: userns.path, uidMappings: userns.uids.map(ociMapping), gidMappings: userns.gids.map(ociMapping) } } : {}),
       },
       container: { ...config, mounts },
       image: imageConfig,
@@ -324,9 +326,15 @@ export class ContainerService {
       hostDevices: sc?.privileged ? allHostDevices() : [],
       ...(choice.kind === 'localhost' ? { localhostSeccomp: loadSeccompProfile(choice.path) } : {}),
       ...(targetPid ? { targetPid } : {}),
+      handler: this.handlerFeatures(c.runtimeHandler),
     });
     for (const w of result.warnings) log.warn(w);
-    for (const dir of result.volumeDirs) mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const owner = userns ? hostRoot(userns) : undefined;
+    for (const dir of result.volumeDirs) {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      // An image volume is the container's own: its root must be able to write there.
+      if (owner) chownSync(dir, owner.uid, owner.gid);
+    }
     writeFileSync(join(c.bundle, 'config.json'), JSON.stringify(result.spec));
     c.user = result.user;
     c.stopSignal = result.stopSignal;
@@ -447,6 +455,7 @@ export class ContainerService {
   async removePodContainers(podId: string): Promise<void> {
     const log = this.deps.log.child({ pod: podId });
     await Promise.all(this.list({ podId }).filter((c) => c.podId === podId).map((c) => this.remove(c.id, log)));
+    await this.idmapped.releasePod(podId);
   }
 
   async updateResources(idOrPrefix: string, resources: LinuxContainerResources__Output | null): Promise<void> {
@@ -500,6 +509,15 @@ function readIfExists(path: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function ociMapping(m: IdMappings['uids'][number]): OciIdMapping {
+  return { containerID: m.containerId, hostID: m.hostId, size: m.size };
+}
+
+/** The node's IDs of the container's root (the pod mappings map container ID 0). */
+function hostRoot(m: IdMappings): { uid: number; gid: number } {
+  return { uid: m.uids[0]?.hostId ?? 0, gid: m.gids[0]?.hostId ?? 0 };
 }
 
 function stateWord(state: ContainerStateName): string {

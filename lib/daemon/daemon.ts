@@ -11,6 +11,7 @@ import { CniNetwork, SandboxService, type PodContainersHook } from '../sandbox/i
 import { ImageService } from '../image/index.js';
 import { Storage } from '../storage/index.js';
 import { ContainerService } from '../container/index.js';
+import { RuntimeHandlers } from '../oci/index.js';
 import { ContainerEventBus, RuntimeMetrics, StatsService, containerStatsSource, startMetricsEndpoint } from '../stats/index.js';
 import { StreamingService, streamingLookups } from '../streaming/index.js';
 import type { Services } from './services.js';
@@ -45,6 +46,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       { get: (id) => services.containers.get(id), list: () => services.containers.list() },
       (id) => storage.upperDirOf(id), hostCgroupLayout().version);
     const state = store;
+    const handlers = new RuntimeHandlers({ config, log: log.child({ module: 'handlers' }) });
     let containers: ContainerService | undefined;
     const services: Services = {
       config,
@@ -55,7 +57,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       runtimeReadiness: runtimeReadiness(config),
       network,
       pods: new SandboxService({
-        config, store, log, network, cgroups: new CgroupManager(hostCgroupLayout()),
+        config, store, log, network, cgroups: new CgroupManager(hostCgroupLayout()), handlers,
         // the container service joins Services after this is built; read it at each stop/remove
         containers: () => (services as { containers?: PodContainersHook }).containers,
       }),
@@ -63,11 +65,12 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       images: new ImageService({ config, state: store, storage, log: log.child({ module: 'image' }), metrics }),
       // built on first use: it needs the pod and image services of this same object
       get containers(): ContainerService {
-        containers ??= new ContainerService({ config, store: state, log: log.child({ module: 'container' }), pods: services.pods, images: services.images, storage, oomRestriction: services.oomRestriction, events, metrics });
+        containers ??= new ContainerService({ config, store: state, log: log.child({ module: 'container' }), pods: services.pods, images: services.images, storage, oomRestriction: services.oomRestriction, events, metrics, handlers });
         return containers;
       },
       metrics,
       events,
+      handlers,
       streaming: new StreamingService({ config, log, lookups: streamingLookups(config, () => services.containers, () => services.pods) }),
       stats: new StatsService({
         cgroups: new CgroupManager(hostCgroupLayout()), metrics, events, includedPodMetrics: config.metrics.included_pod_metrics,
@@ -78,10 +81,15 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     server = createCriServer(services, log);
     listener = await listenOnSocket(config.socket, server.grpc, log);
     await storage.init();
+    // Each handler runs a probe container: that overlaps with recovery.
+    const probing = handlers.probe();
+    // Awaited below; a recovery failure first must not leave it an unhandled rejection.
+    probing.catch(() => undefined);
     await services.images.recover();
     await services.pods.recover();
     await services.containers.recover();
     await services.streaming.start();
+    await probing;
     const metricsEndpoint = config.metrics.enabled ? await startMetricsEndpoint(metrics.registry, config.metrics.address, config.metrics.port, log) : undefined;
     server.setReady();
     log.info({ socket: config.socket, root: config.root, version: services.version }, 'runcri is serving');

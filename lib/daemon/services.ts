@@ -7,6 +7,7 @@ import type { ImageService } from '../image/index.js';
 import type { Storage } from '../storage/index.js';
 import type { ContainerEventBus, RuntimeMetrics, StatsService } from '../stats/index.js';
 import type { StreamingService } from '../streaming/index.js';
+import type { RuntimeHandlers } from '../oci/index.js';
 
 export interface Condition {
   ready: boolean;
@@ -45,6 +46,8 @@ export interface Services {
   events: ContainerEventBus;
   /** The Prometheus registry every module records into. */
   metrics: RuntimeMetrics;
+  /** The configured runtime handlers, what each can do here, and their OCI runtime drivers. */
+  handlers: RuntimeHandlers;
   /** Exec, Attach and PortForward: the streaming server and its tokens (lib/streaming). */
   streaming: StreamingService;
 }

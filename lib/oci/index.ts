@@ -1,3 +1,5 @@
 export { OciRuntime, type OciRuntimeOptions, type CreateOptions, type RuntimeState, type ExecOptions, type ExecResult } from './runtime.js';
 export { descendants, killTree } from './process-tree.js';
 export type * from './types.js';
+export { RuntimeHandlers, type HandlerInfo, type HandlerFeatures, type RuntimeHandlersOptions } from './handlers.js';
+export { pinUserNamespace, idmapMount, type IdMapping, type IdMappings, type UserNamespaceFiles } from './userns.js';

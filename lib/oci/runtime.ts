@@ -102,7 +102,7 @@ export class OciRuntime {
     if (c.stdin) args.push('-i');
     // conmon closes stdin when an attach client leaves unless told otherwise.
     if (c.stdin && !c.stdinOnce) args.push('--leave-stdin-open');
-    const { messages, exited } = this.spawnConmon(args);
+    const { messages, exited } = this.spawnConmon(args, c.bundle);
     const first = await messages.next();
     await messages.return(undefined);
     const code = await exited;
@@ -119,8 +119,10 @@ export class OciRuntime {
    * inherited for as long as the container lives, so it gets no pipe the daemon could close
    * under it except the sync pipe, which it stops writing to once it has reported.
    */
-  private spawnConmon(args: string[]): { messages: AsyncGenerator<SyncMessage>; exited: Promise<number | null> } {
+  /** `cwd` is the bundle: conmon writes some files (its `oom` marker) relative to it. */
+  private spawnConmon(args: string[], cwd: string): { messages: AsyncGenerator<SyncMessage>; exited: Promise<number | null> } {
     const child = spawn(this.opts.conmonPath, args, {
+      cwd,
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
       env: { ...process.env, _OCI_SYNCPIPE: '3' },
       detached: true,

@@ -94,8 +94,16 @@ export interface OciSeccomp {
   syscalls?: OciSeccompRule[];
 }
 
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 export interface OciLinux {
   namespaces: OciNamespace[];
+  uidMappings?: OciIdMapping[];
+  gidMappings?: OciIdMapping[];
   resources: OciResources;
   cgroupsPath: string;
   devices: OciDevice[];

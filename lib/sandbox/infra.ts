@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { runCommand } from '../process/index.js';
 import { FailedPreconditionError, InternalError } from '../errors/index.js';
 import { mountPoints } from './mounts.js';
 import type { PinnedPaths } from './namespaces.js';
@@ -27,9 +28,13 @@ function pauseBinary(): string {
 export async function startInfra(paths: PinnedPaths): Promise<number> {
   const pidFile = paths.pid!;
   writeFileSync(pidFile, '', { flag: 'a' });
-  const enter = (['net', 'ipc', 'uts'] as const).filter((k) => paths[k]).map((k) => `--${k}=${paths[k]}`);
+  const enter = (['user', 'net', 'ipc', 'uts'] as const).filter((k) => paths[k]).map((k) => `--${k}=${paths[k]}`);
+  // In a pod's user namespace the PID namespace must be its too (containers mount /proc), and
+  // unshare's own pinning would then run inside it, without the right to mount on the host:
+  // the daemon pins it from outside instead (pinFromHost).
+  const pinHere = !paths.user;
   // --kill-child: the infra dies with its unshare parent, so killing either ends the PID namespace.
-  const argv = ['unshare', `--pid=${pidFile}`, '--fork', '--kill-child', pauseBinary(), '-P'];
+  const argv = ['unshare', pinHere ? `--pid=${pidFile}` : '--pid', '--fork', '--kill-child', pauseBinary(), '-P'];
   const [file, ...args] = enter.length > 0 ? ['nsenter', ...enter, '--', ...argv] : argv;
   const child = spawn(file!, args, { detached: true, stdio: 'ignore' });
   child.unref();
@@ -40,10 +45,23 @@ export async function startInfra(paths: PinnedPaths): Promise<number> {
   while (Date.now() < deadline) {
     if (code !== undefined) throw new InternalError(`infra process exited with ${code} before its PID namespace was pinned`);
     if (mountPoints().has(pidFile) && processesIn(pidFile).length > 0) return child.pid!;
+    if (!pinHere) await pinFromHost(child.pid!, pidFile);
     await sleep(5);
   }
   child.kill('SIGKILL');
   throw new InternalError('infra process did not start within 10 s');
+}
+
+/** Bind-mounts the PID namespace of unshare's forked child (the infra) once it exists. */
+async function pinFromHost(unsharePid: number, pidFile: string): Promise<void> {
+  let infra: string | undefined;
+  try {
+    infra = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim().split(' ')[0];
+  } catch {
+    return;
+  }
+  if (!infra || mountPoints().has(pidFile)) return;
+  await runCommand('mount', ['--bind', `/proc/${infra}/ns/pid`, pidFile], { timeoutMs: 10_000 });
 }
 
 /** Host PIDs of the processes in the pinned PID namespace (found by namespace inode, never by a stored PID that may have been reused). */

@@ -7,8 +7,9 @@ import type { PodRecord } from './record.js';
 export type PinnedPaths = PodRecord['namespacePaths'];
 
 /** The files a pod's namespaces are pinned to (only the kinds it gets its own of). */
-export function namespacePaths(nsDir: string, podId: string, own: { net: boolean; ipc: boolean; uts: boolean; pid: boolean }): PinnedPaths {
+export function namespacePaths(nsDir: string, podId: string, own: { net: boolean; ipc: boolean; uts: boolean; pid: boolean; user: boolean }): PinnedPaths {
   const paths: PinnedPaths = {};
+  if (own.user) paths.user = join(nsDir, `${podId}-user`);
   if (own.net) paths.net = join(nsDir, `${podId}-net`);
   if (own.ipc) paths.ipc = join(nsDir, `${podId}-ipc`);
   if (own.uts) paths.uts = join(nsDir, `${podId}-uts`);

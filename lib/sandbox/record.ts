@@ -1,5 +1,6 @@
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { LinuxSandboxSecurityContext__Output } from '../generated/runtime/v1/LinuxSandboxSecurityContext.js';
+import type { IdMappings } from '../oci/index.js';
 
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
 export type PodState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
@@ -27,7 +28,9 @@ export interface PodRecord {
   runtimeHandler: string;
   namespaceOptions: { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode; targetId: string };
   /** Pinned namespace files (bind mounts of nsfs), absent where the pod uses the node's. */
-  namespacePaths: { net?: string; ipc?: string; uts?: string; pid?: string };
+  namespacePaths: { net?: string; ipc?: string; uts?: string; pid?: string; user?: string };
+  /** The pod's own user namespace (userns_options mode POD), which owns its other namespaces; absent: the node's. */
+  userNamespace?: IdMappings;
   /** Where containers' cgroups go: a directory path (cgroupfs driver) or a slice name (systemd driver). */
   cgroupParent: string;
   /** The pod cgroup's directory below each hierarchy's root (`/kubepods/burstable/pod…`). */

@@ -6,6 +6,8 @@ import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandbo
 import { parseQuantity } from './network/index.js';
 import type { NamespaceMode, PodPortMapping, PodRecord } from './record.js';
 import { planSysctls, type SysctlPlan } from './sysctl.js';
+import { planUserNamespace } from './userns.js';
+import type { IdMappings } from '../oci/index.js';
 
 /** A RunPodSandbox request, checked: everything that can be refused is refused before anything is made. */
 export interface PodPlan {
@@ -16,6 +18,8 @@ export interface PodPlan {
   hostname: string;
   portMappings: PodPortMapping[];
   sysctls: SysctlPlan;
+  /** The pod's user namespace mappings (userns_options mode POD); absent: the node's. */
+  userNamespace?: IdMappings;
 }
 
 /** The key names are unique by: kubelet retries with attempt+1 for a new sandbox of the same pod. */
@@ -48,7 +52,7 @@ export function planPod(req: RunPodSandboxRequest__Output, config: Config): PodP
   const pid = ns?.pid ?? 'CONTAINER';
   if (pid === 'TARGET') throw new InvalidArgumentError('namespace_options.pid: TARGET applies to containers, not to a pod');
   const ipc = mode(ns?.ipc, 'ipc');
-  if (ns?.userns_options && ns.userns_options.mode === 'POD') throw new InvalidArgumentError('user namespaces are not supported by this runtime');
+  const userNamespace = planUserNamespace(pod);
 
   const hostname = pod.hostname || (network === 'NODE' ? hostHostname() : md.name);
   if (!HOSTNAME.test(hostname)) throw new InvalidArgumentError(`hostname "${hostname}" is not a valid host name`);
@@ -70,5 +74,6 @@ export function planPod(req: RunPodSandboxRequest__Output, config: Config): PodP
     hostname,
     portMappings,
     sysctls: planSysctls(pod.linux?.sysctls ?? {}, network, ipc),
+    ...(userNamespace ? { userNamespace } : {}),
   };
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { CgroupManager } from '../cgroups/index.js';
 import { fromCri, podCgroupPath, podResources } from '../cgroups/index.js';
 import type { Config } from '../config/index.js';
-import { InternalError, RuntimeError, UnavailableError, AlreadyExistsError, messageOf, isRuntimeError } from '../errors/index.js';
+import { InternalError, RuntimeError, UnavailableError, AlreadyExistsError, FailedPreconditionError, messageOf, isRuntimeError } from '../errors/index.js';
 import type { RunPodSandboxRequest__Output } from '../generated/runtime/v1/RunPodSandboxRequest.js';
 import type { Logger } from '../log/index.js';
 import type { RecordTable, StateStore } from '../state/index.js';
@@ -19,6 +19,7 @@ import type { PodRecord, PodState } from './record.js';
 import { nameKey, planPod, type PodPlan } from './request.js';
 import { applySysctls } from './sysctl.js';
 import { runCommand } from '../process/index.js';
+import { pinUserNamespace, type RuntimeHandlers } from '../oci/index.js';
 
 /** What the container side offers so a pod's stop and removal take its containers along. */
 export interface PodContainersHook {
@@ -34,6 +35,8 @@ export interface SandboxDeps {
   cgroups: CgroupManager;
   /** Read at each stop/remove: the container service registers after this one is built. */
   containers: () => PodContainersHook | undefined;
+  /** Whether the pod's handler can run here (and run user-namespaced pods). */
+  handlers?: Pick<RuntimeHandlers, 'require'>;
 }
 
 export interface PodFilter {
@@ -162,6 +165,10 @@ export class SandboxService {
   /** RunPodSandbox: returns the new pod's ID once it is ready; on failure nothing is left behind. */
   async run(req: RunPodSandboxRequest__Output, parentLog: Logger): Promise<string> {
     const plan = planPod(req, this.deps.config);
+    const handler = this.deps.handlers?.require(plan.runtimeHandler);
+    if (handler && plan.userNamespace && !handler.features.userNamespaces) {
+      throw new FailedPreconditionError(`runtime handler "${handler.name}" cannot run pods in a user namespace on this node: ${handler.usernsProblem}`);
+    }
     const key = nameKey(plan.metadata);
     const existing = this.names.get(key);
     if (existing) throw new AlreadyExistsError(`pod sandbox name "${key}" is reserved by pod ${existing}`);
@@ -220,7 +227,8 @@ export class SandboxService {
       annotations: plan.config.annotations,
       runtimeHandler: plan.runtimeHandler,
       namespaceOptions: plan.namespaceOptions,
-      namespacePaths: namespacePaths(this.nsDir, id, { net: network !== 'NODE', ipc: ipc !== 'NODE', uts: network !== 'NODE', pid: pid === 'POD' }),
+      namespacePaths: namespacePaths(this.nsDir, id, { net: network !== 'NODE', ipc: ipc !== 'NODE', uts: network !== 'NODE', pid: pid === 'POD', user: !!plan.userNamespace }),
+      ...(plan.userNamespace ? { userNamespace: plan.userNamespace } : {}),
       cgroupParent: cgroup.parent,
       cgroupPath: cgroup.path,
       hostname: plan.hostname,
@@ -251,7 +259,9 @@ export class SandboxService {
     const paths = pod.namespacePaths;
     mkdirSync(pod.lifecycle.podDir, { recursive: true, mode: 0o755 });
     const networkSide = async () => {
-      await step('creating namespaces', () => pinNamespaces(paths, plan.hostname), timings);
+      await step('creating namespaces', () => (paths.user && plan.userNamespace
+        ? pinUserNamespace({ user: paths.user, net: paths.net, ipc: paths.ipc, uts: paths.uts }, plan.userNamespace, plan.hostname)
+        : pinNamespaces(paths, plan.hostname)), timings);
       await step('applying sysctls', () => applySysctls(plan.sysctls, paths), timings);
       const [attachment] = await Promise.all([
         paths.net ? step('CNI ADD', () => this.deps.network.attach(this.networkRequest(pod)), timings) : undefined,

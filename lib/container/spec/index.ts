@@ -40,6 +40,7 @@ export function buildSpec(input: SpecInput): SpecResult {
     request: container.mounts,
     imageVolumes: Object.keys(image.Volumes ?? {}),
     containerDir: input.containerDir,
+    recursiveReadOnly: input.handler?.recursiveReadOnlyMounts ?? false,
   });
   const resources = ociResources(container.linux?.resources, { pidsLimit: defaults.pidsLimit, cgroupV2: defaults.cgroupV2 });
   const requested = input.devices.map(deviceNode);
@@ -75,6 +76,7 @@ export function buildSpec(input: SpecInput): SpecResult {
     },
     linux: {
       namespaces: ns.namespaces,
+      ...(pod.userNamespace ? { uidMappings: pod.userNamespace.uidMappings.map((m) => ({ ...m })), gidMappings: pod.userNamespace.gidMappings.map((m) => ({ ...m })) } : {}),
       resources,
       cgroupsPath: cgroupsPath(pod, input.containerId, defaults.cgroupDriver),
       devices,

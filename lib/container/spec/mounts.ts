@@ -16,8 +16,11 @@ function cleanDest(path: string, what: string): string {
   return posix.normalize(path).replace(/(.)\/$/, '$1');
 }
 
-/** The request's mounts as OCI bind mounts, parents before children. */
-export function requestMounts(mounts: Mount__Output[]): OciMount[] {
+/**
+ * The request's mounts as OCI bind mounts, parents before children. `rro` says whether the
+ * pod's handler knows the recursive read-only mount option (Status advertises exactly that).
+ */
+export function requestMounts(mounts: Mount__Output[], rro = false): OciMount[] {
   const out: OciMount[] = [];
   for (const m of mounts) {
     const destination = cleanDest(m.container_path, 'mount container_path');
@@ -27,11 +30,11 @@ export function requestMounts(mounts: Mount__Output[]): OciMount[] {
     if (m.recursive_read_only) {
       if (!m.readonly) throw new InvalidArgumentError(`mount ${destination}: recursive_read_only needs readonly`);
       if (m.propagation !== 'PROPAGATION_PRIVATE') throw new InvalidArgumentError(`mount ${destination}: recursive_read_only needs private propagation`);
-      // runc 1.1 has no `rro`; Status does not advertise the feature, so a request for it is refused.
-      throw new InvalidArgumentError(`mount ${destination}: recursive read-only mounts are not supported by this runtime`);
+      // Without `rro` (runc 1.1) the handler would leave submounts writable: refuse rather than pretend.
+      if (!rro) throw new InvalidArgumentError(`mount ${destination}: recursive read-only mounts are not supported by this pod's runtime handler`);
     }
     const options = ['rbind', PROPAGATION[m.propagation] ?? 'rprivate'];
-    if (m.readonly) options.push('ro');
+    if (m.readonly) options.push(m.recursive_read_only ? 'rro' : 'ro');
     out.push({ destination, type: 'bind', source: m.host_path, options });
   }
   const depth = (p: string) => p.split('/').length;
@@ -54,11 +57,13 @@ export interface MountPlanInput {
   request: Mount__Output[];
   imageVolumes: string[];
   containerDir: string;
+  /** The handler supports `rro` mounts. */
+  recursiveReadOnly?: boolean;
 }
 
 /** Every mount of the container, and the host directories to create for image volumes. */
 export function planMounts(input: MountPlanInput): { mounts: OciMount[]; volumeDirs: string[] } {
-  const requested = requestMounts(input.request);
+  const requested = requestMounts(input.request, input.recursiveReadOnly);
   const taken = new Set(requested.map((m) => m.destination));
   const mounts: OciMount[] = [];
   for (const m of input.base) {

@@ -22,9 +22,14 @@ export function planNamespaces(opts: NamespaceOption__Output | null | undefined,
   const network = opts?.network ?? 'POD';
   const ipc = opts?.ipc ?? 'POD';
   const pid = opts?.pid ?? 'CONTAINER';
-  if (opts?.userns_options && opts.userns_options.mode !== 'NODE') {
-    throw new InvalidArgumentError('user namespaces are not supported by runcri');
+  const userns = opts?.userns_options;
+  if (userns && userns.mode !== 'NODE' && userns.mode !== 'POD') {
+    throw new InvalidArgumentError(`userns_options: mode ${userns.mode} is not supported; a container joins its pod's user namespace (POD) or uses the node's (NODE)`);
   }
+  if (userns?.mode === 'POD' && !pod.userNamespace) throw new InvalidArgumentError('userns_options: mode POD, but the pod sandbox has no user namespace');
+  if (userns?.mode === 'NODE' && pod.userNamespace) throw new InvalidArgumentError("userns_options: mode NODE, but the pod sandbox's namespaces belong to its own user namespace");
+  // A user namespace's pod owns the pod's other namespaces: every container joins it.
+  if (pod.userNamespace) namespaces.push({ type: 'user', path: pod.userNamespace.path });
 
   if (network !== 'NODE') namespaces.push(pod.namespaces.network ? { type: 'network', path: pod.namespaces.network } : { type: 'network' });
   if (ipc !== 'NODE') namespaces.push(pod.namespaces.ipc ? { type: 'ipc', path: pod.namespaces.ipc } : { type: 'ipc' });

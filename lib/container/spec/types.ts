@@ -1,6 +1,6 @@
 import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig__Output } from '../../generated/runtime/v1/PodSandboxConfig.js';
-import type { OciDevice, OciMount, OciRlimit, OciSeccomp, OciSeccompRule, OciSpec } from '../../oci/types.js';
+import type { OciDevice, OciIdMapping, OciMount, OciRlimit, OciSeccomp, OciSeccompRule, OciSpec } from '../../oci/types.js';
 
 /** The image's runtime config (the `config` object of an OCI image config). */
 export interface ImageRuntimeConfig {
@@ -21,6 +21,8 @@ export interface PodContext {
   namespaces: { network?: string; ipc?: string; uts?: string; pid?: string };
   cgroupParent: string;
   files: { hostname?: string; resolvConf?: string; hosts?: string; shm?: string };
+  /** The pod's pinned user namespace and its mappings (userns_options POD); absent: the node's. */
+  userNamespace?: { path: string; uidMappings: OciIdMapping[]; gidMappings: OciIdMapping[] };
 }
 
 /** A device node the request or `privileged` names, already stat'ed on the host. */
@@ -85,6 +87,8 @@ export interface SpecInput {
   localhostSeccomp?: OciSeccomp;
   /** PID of the target container's init, for a TARGET pid namespace. */
   targetPid?: number;
+  /** What the pod's runtime handler was found to support. */
+  handler?: { recursiveReadOnlyMounts: boolean };
 }
 
 export interface EffectiveUser {

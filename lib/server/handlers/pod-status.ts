@@ -3,6 +3,15 @@ import type { PodSandboxStatusResponse } from '../../generated/runtime/v1/PodSan
 import { requireField } from '../../util/ids.js';
 import { nanosToWire, nowNanos } from '../../util/time.js';
 import type { CallContext } from '../context.js';
+import type { PodRecord } from '../../sandbox/index.js';
+import type { UserNamespace } from '../../generated/runtime/v1/UserNamespace.js';
+
+function usernsOptions(pod: PodRecord): UserNamespace {
+  const ns = pod.userNamespace;
+  if (!ns) return { mode: 'NODE', uids: [], gids: [] };
+  const wire = (m: { containerId: number; hostId: number; size: number }) => ({ container_id: m.containerId, host_id: m.hostId, length: m.size });
+  return { mode: 'POD', uids: ns.uids.map(wire), gids: ns.gids.map(wire) };
+}
 
 export function podStatus(req: PodSandboxStatusRequest__Output, ctx: CallContext): PodSandboxStatusResponse {
   const pod = ctx.services.pods.get(requireField(req.pod_sandbox_id, 'pod_sandbox_id'));
@@ -14,7 +23,7 @@ export function podStatus(req: PodSandboxStatusRequest__Output, ctx: CallContext
       state: pod.state,
       created_at: pod.createdAt,
       network: { ip: ip ?? '', additional_ips: additional.map((a) => ({ ip: a })) },
-      linux: { namespaces: { options: { network: pod.namespaceOptions.network, pid: pod.namespaceOptions.pid, ipc: pod.namespaceOptions.ipc, target_id: pod.namespaceOptions.targetId } } },
+      linux: { namespaces: { options: { network: pod.namespaceOptions.network, pid: pod.namespaceOptions.pid, ipc: pod.namespaceOptions.ipc, target_id: pod.namespaceOptions.targetId, userns_options: usernsOptions(pod) } } },
       labels: pod.labels,
       annotations: pod.annotations,
       runtime_handler: pod.runtimeHandler,

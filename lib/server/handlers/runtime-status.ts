@@ -6,6 +6,8 @@ export function runtimeStatus(req: StatusRequest__Output, ctx: CallContext): Sta
   const { services } = ctx;
   const runtime = services.runtimeReadiness();
   const network = services.network.status();
+  const handlers = services.handlers.list();
+  const defaultName = services.handlers.defaultName();
   const response: StatusResponse = {
     status: {
       conditions: [
@@ -13,15 +15,22 @@ export function runtimeStatus(req: StatusRequest__Output, ctx: CallContext): Sta
         { type: 'NetworkReady', status: network.ready, reason: network.reason, message: network.message },
       ],
     },
-    runtime_handlers: Object.keys(services.config.runtimes).map((name) => ({
-      name: name === services.config.runtime.default_handler ? '' : name,
-      features: { recursive_read_only_mounts: false, user_namespaces: false },
-    })),
+    // Features are what a probe container showed, never what the handler is assumed to have:
+    // one that cannot run here is listed with none.
+    runtime_handlers: handlers.flatMap((h) => {
+      const features = { recursive_read_only_mounts: h.features.recursiveReadOnlyMounts, user_namespaces: h.features.userNamespaces };
+      // The default handler is listed twice, as kubelet looks it up by '' and by its name.
+      return h.name === defaultName ? [{ name: '', features }, { name: h.name, features }] : [{ name: h.name, features }];
+    }),
     // CreateContainer honours Merge and Strict and reports the effective groups in ContainerStatus.user.
     features: { supplemental_groups_policy: true },
   };
   if (req.verbose) {
-    response.info = { config: JSON.stringify(services.config), streaming: JSON.stringify({ address: services.streaming.address }) };
+    response.info = {
+      config: JSON.stringify(services.config),
+      streaming: JSON.stringify({ address: services.streaming.address }),
+      runtime_handlers: JSON.stringify(handlers.map((h) => ({ name: h.name, path: h.config.path, problem: h.problem, userns_problem: h.usernsProblem, features: h.features }))),
+    };
   }
   return response;
 }
