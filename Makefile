@@ -33,7 +33,9 @@ endef
 
 deps: node-check
 	$(call apt_install,$(RUNTIME_PACKAGES))
-	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+	@# npm install, not npm ci: node-unix-socket lists platform packages the registry does not
+	@# have, which npm ci counts as a lock mismatch; npm install still follows the lock.
+	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm install --no-audit --no-fund; fi
 
 test-deps: deps
 	$(call apt_install,$(TEST_PACKAGES))
