@@ -62,6 +62,8 @@ export class ContainerService {
   /** `pod/name/attempt` → container ID, reserved from the start of a create. */
   private readonly names = new Map<string, string>();
   private readonly exitWaiters = new Map<string, Set<() => void>>();
+  /** Containers whose `runc start` is under way. */
+  private readonly starting = new Set<string>();
   private readonly processes = new Map<string, OciProcess>();
   private readonly table: RecordTable<ContainerRecord>;
   private readonly exitDir: string;
@@ -131,6 +133,7 @@ export class ContainerService {
    */
   private reconcile(c: ContainerRecord, deep = false): void {
     if (c.state !== 'CONTAINER_RUNNING' && c.state !== 'CONTAINER_CREATED') return;
+    if (this.starting.has(c.id)) return;
     const exitFile = join(this.exitDir, c.id);
     if (existsSync(exitFile)) {
       const text = readFileSync(exitFile, 'utf8').trim();
@@ -139,7 +142,11 @@ export class ContainerService {
       const oom = existsSync(join(c.containerDir, 'oom')) && code === 137;
       c.state = 'CONTAINER_EXITED';
       c.exitCode = Number.isInteger(code) ? code : 255;
-      c.finishedAt = mtimeNanos(exitFile).toString();
+      // The file's mtime comes from the kernel's coarse clock, and a container that exits at
+      // once may do so before `start` returned to us: never report it finished before it started.
+      const exitedAt = mtimeNanos(exitFile);
+      const startedAt = BigInt(c.startedAt || '0');
+      c.finishedAt = (exitedAt > startedAt ? exitedAt : startedAt).toString();
       c.reason = oom ? 'OOMKilled' : c.exitCode === 0 ? 'Completed' : 'Error';
       c.message = oom ? 'the container was killed by the OOM killer' : '';
       this.persist(c);
@@ -379,9 +386,15 @@ export class ContainerService {
   async start(idOrPrefix: string, log: Logger): Promise<void> {
     const c = this.get(idOrPrefix);
     if (c.state !== 'CONTAINER_CREATED') throw new FailedPreconditionError(`container ${c.id} is ${stateWord(c.state)}, not created`);
+    // An exit seen while `start` runs is applied once the container is recorded as started,
+    // so the record (and the events) say started before stopped.
+    this.starting.add(c.id);
+    c.startedAt = nanosToWire(nowNanos());
     try {
       await this.runtimeFor(c.runtimeHandler).start(c.id);
     } catch (err) {
+      this.starting.delete(c.id);
+      c.startedAt = '0';
       c.state = 'CONTAINER_EXITED';
       c.exitCode = 128;
       c.reason = 'ContainerCannotRun';
@@ -391,7 +404,7 @@ export class ContainerService {
       this.publish('CONTAINER_STOPPED_EVENT', c, BigInt(c.finishedAt));
       throw err;
     }
-    c.startedAt = nanosToWire(nowNanos());
+    this.starting.delete(c.id);
     c.state = 'CONTAINER_RUNNING';
     this.persist(c);
     this.publish('CONTAINER_STARTED_EVENT', c, BigInt(c.startedAt));
