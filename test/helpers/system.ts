@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 /** Mount points at or below `dir`, deepest first, from this process's mount table. */
@@ -15,4 +16,25 @@ export function mountsBelow(dir: string): string[] {
 /** Lazily unmounts everything below `dir`: a safety net so a failed test never poisons the machine. */
 export function unmountBelow(dir: string): void {
   for (const mount of mountsBelow(dir)) spawnSync('umount', ['-l', mount]);
+}
+
+/** Removes an (empty) cgroup and its children from every hierarchy under /sys/fs/cgroup. */
+export function removeCgroupTree(relative: string): void {
+  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+    const top = join('/sys/fs/cgroup', hierarchy, relative);
+    if (!existsSync(top)) continue;
+    const dirs: string[] = [];
+    const walk = (dir: string) => {
+      dirs.push(dir);
+      for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) walk(join(dir, entry.name));
+    };
+    walk(top);
+    for (const dir of dirs.reverse()) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // still holds a process: a leak the test itself reports
+      }
+    }
+  }
 }

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { OciRuntime, descendants } from '../../lib/oci/index.js';
 import type { OciSpec } from '../../lib/oci/index.js';
 import { makeBusyboxRootfs } from '../helpers/busybox-bundle.js';
-import { unmountBelow } from '../helpers/system.js';
+import { removeCgroupTree, unmountBelow } from '../helpers/system.js';
 
 let base: string;
 let rt: OciRuntime;
@@ -68,6 +68,7 @@ after(async () => {
   }
   unmountBelow(base);
   rmSync(base, { recursive: true, force: true });
+  removeCgroupTree('runcri-test');
 });
 
 test('a container started through conmon writes a CRI log with partial lines and its exit code to the exit file', async () => {
