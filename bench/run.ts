@@ -2,6 +2,7 @@
  * Runs the benchmark scenarios: all of them, or those named on the command line
  * (`npm run bench -- daemon pod-sandbox`). Each prints `metric value unit` lines.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,9 +21,16 @@ if (unknown.length) {
   process.exit(2);
 }
 
-for (const name of wanted.length ? wanted : available) {
-  process.stdout.write(`# ${name}\n`);
-  const scenario = (await import(`./${name}.js`)) as { run?: () => Promise<void> };
-  if (typeof scenario.run !== 'function') continue;
-  await scenario.run();
+const names = wanted.length ? wanted : available;
+if (names.length === 1) {
+  process.stdout.write(`# ${names[0]}\n`);
+  const scenario = (await import(`./${names[0]}.js`)) as { run?: () => Promise<void> };
+  if (typeof scenario.run === 'function') await scenario.run();
+} else {
+  // Each scenario in a fresh process: floors measured from a process grown by earlier
+  // scenarios (fork costs more from a bigger one) would flatter runcri.
+  for (const name of names) {
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), name], { stdio: 'inherit' });
+    if (child.status !== 0) process.exitCode = 1;
+  }
 }

@@ -95,8 +95,10 @@ export async function run(): Promise<void> {
         if (seen !== undefined) lags.push(Number(seen - BigInt(status.finished_at!)) / 1e6);
       }
       metric('exit_to_event_received', lags.length, 'events');
-      compare('exit_to_event_p50', percentile(lags, 50), 100, 'ms');
-      compare('exit_to_event_p99', percentile(lags, 99), 100, 'ms');
+      // No raw tool delivers this event, so there is no floor: the figure stands against the goal.
+      metric('exit_to_event_p50', percentile(lags, 50), 'ms');
+      metric('exit_to_event_p99', percentile(lags, 99), 'ms');
+      metric('exit_to_event_p99_goal', 100, 'ms');
     } finally {
       stream.cancel();
     }

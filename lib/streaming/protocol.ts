@@ -27,7 +27,9 @@ export const StreamType = {
 export type ErrorEncoding = 'status' | 'text';
 
 /** The outcome of a remote command: an exit code, or a failure that is not one. */
-export type CommandOutcome = { exitCode: number } | { error: string };
+export type { ExecOutcome as CommandOutcome } from '../oci/index.js';
+import type { ExecOutcome as CommandOutcome, TerminalSize } from '../oci/index.js';
+export type { TerminalSize };
 
 export function statusErrorEncoding(protocol: string): ErrorEncoding {
   return /^v[45]\./.test(protocol) ? 'status' : 'text';
@@ -63,10 +65,6 @@ export function encodeOutcome(outcome: CommandOutcome, encoding: ErrorEncoding, 
   }));
 }
 
-export interface TerminalSize {
-  width: number;
-  height: number;
-}
 
 /** `{"Width":W,"Height":H}`; anything else is ignored rather than trusted. */
 export function parseTerminalSize(text: string): TerminalSize | undefined {

@@ -11,7 +11,7 @@ import { servePortForward } from './spdy-port-forward.js';
 import { wsCommandStreams } from './ws-remote-command.js';
 import { serveWsPortForward } from './ws-port-forward.js';
 import { runAttachSession, runExecSession } from './sessions.js';
-import type { ExecTarget } from './exec-process.js';
+import type { ExecTarget } from '../oci/index.js';
 import type { AttachTarget } from './attach.js';
 
 /** What streaming needs to know about a container, from whoever keeps containers. */

@@ -2,7 +2,7 @@ import type { Logger } from '../log/index.js';
 import { messageOf } from '../errors/index.js';
 import { ConmonAttachment, type AttachTarget } from './attach.js';
 import type { CommandRequest, CommandStreams } from './command-streams.js';
-import { ExecProcess, type ExecTarget } from './exec-process.js';
+import { ExecProcess, type ExecTarget } from '../oci/index.js';
 
 /**
  * Runs one exec session to its end: the client's stdin into the process, its output back,

@@ -4,8 +4,16 @@ import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { InternalError, messageOf } from '../errors/index.js';
-import { killTree, type OciProcess, type OciSpec } from '../oci/index.js';
-import type { CommandOutcome, TerminalSize } from './protocol.js';
+import { killTree } from './process-tree.js';
+import type { OciProcess, OciSpec } from './types.js';
+
+/** How an exec ended: its exit code, or why it could not run or report one. */
+export type ExecOutcome = { exitCode: number } | { error: string };
+
+export interface TerminalSize {
+  width: number;
+  height: number;
+}
 
 /** What exec needs to know about a container. */
 export interface ExecTarget {
@@ -15,7 +23,7 @@ export interface ExecTarget {
   runtimeRoot: string;
 }
 
-export interface ExecOptions {
+export interface ExecSessionOptions {
   cmd: string[];
   tty: boolean;
   /** Scratch space; each exec gets its own directory below it, removed when it ends. */
@@ -49,7 +57,7 @@ export class ExecProcess {
   readonly stdout: Readable;
   /** Null with a tty: the terminal merges both outputs. */
   readonly stderr: Readable | null;
-  readonly exited: Promise<CommandOutcome>;
+  readonly exited: Promise<ExecOutcome>;
   private readonly child: ChildProcess;
   private readonly dir: string;
   private readonly pidFile: string;
@@ -58,7 +66,7 @@ export class ExecProcess {
   private finished = false;
   private outputTail = '';
 
-  constructor(target: ExecTarget, opts: ExecOptions) {
+  constructor(target: ExecTarget, opts: ExecSessionOptions) {
     let spec: OciSpec;
     try {
       spec = JSON.parse(readFileSync(join(target.bundle, 'config.json'), 'utf8')) as OciSpec;
