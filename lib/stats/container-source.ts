@@ -1,15 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { ContainerSource, StatsContainer } from './sources.js';
 
-/** The parts of the container service's record the stats read. */
-export interface ContainerRecordView {
-  id: string;
-  podId: string;
-  metadata: { name: string; attempt: number };
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  state: string;
-  image: string;
+/** The parts of the container service's record the stats read: what they report, and the pid to find the rest. */
+export interface ContainerRecordView extends Omit<StatsContainer, 'cgroupPath' | 'upperDir'> {
   /** The container's init process on the host, while it may be running (0 otherwise). */
   pid: number;
 }
