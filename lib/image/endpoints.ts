@@ -10,6 +10,8 @@ export interface Endpoint {
   repo: string;
   /** Schemes to try, in order: plain HTTP only where the config (or a loopback host) allows it. */
   schemes: ('https' | 'http')[];
+  /** Marked insecure in the config: HTTPS without certificate verification (then plain HTTP). */
+  insecure: boolean;
   mirror: boolean;
 }
 
@@ -35,7 +37,7 @@ function endpoint(location: string, remainder: string, insecure: boolean, mirror
   const repo = [repoPrefix, remainder].filter(Boolean).join('/');
   const apiHost = host === DEFAULT_DOMAIN ? DOCKER_HUB_API_HOST : host;
   const schemes: Endpoint['schemes'] = plain ? ['http'] : insecure || isLoopback(host) ? ['https', 'http'] : ['https'];
-  return { host: apiHost, repo, schemes, mirror };
+  return { host: apiHost, repo, schemes, insecure, mirror };
 }
 
 function matches(name: string, prefix: string): boolean {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { FailedPreconditionError, NotFoundError, UnavailableError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { basicCredentials, parseChallenge, type Challenge } from './credentials.js';
@@ -22,6 +23,15 @@ function credentialKey(auth: RegistryAuth | undefined): string {
   return createHash('sha256').update(JSON.stringify(auth)).digest('hex').slice(0, 16);
 }
 
+/** OpenSSL / Node codes for a peer certificate that did not verify. */
+const CERTIFICATE_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+function isCertificateError(err: unknown): boolean {
+  const cause = (err as { cause?: unknown } | undefined)?.cause ?? err;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && CERTIFICATE_ERROR.test(code);
+}
+
 function isAbort(err: unknown, signal: AbortSignal): boolean {
   return signal.aborted || (err instanceof Error && err.name === 'AbortError');
 }
@@ -34,8 +44,22 @@ export class RegistryClient {
   private readonly tokens = new Map<string, CachedToken>();
   private readonly challenges = new Map<string, Challenge>();
   private readonly schemeOf = new Map<string, 'https' | 'http'>();
+  /** Made on first use: only endpoints the config marks insecure skip certificate checks. */
+  private unverified: Agent | undefined;
 
   constructor(private readonly log: Logger) {}
+
+  /**
+   * Node's global fetch always verifies certificates, so an insecure endpoint goes through
+   * undici's own fetch with an agent that does not (the agent must come from the same undici).
+   */
+  private async fetch(url: string | URL, init: RequestInit, insecure: boolean): Promise<Response> {
+    if (!insecure) return fetch(url, init);
+    this.unverified ??= new Agent({ connect: { rejectUnauthorized: false } });
+    const res = await undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: this.unverified });
+    // Same shape at runtime (Node's fetch is undici too); only the type declarations differ.
+    return res as unknown as Response;
+  }
 
   /** GET `/v2/<repo>/<suffix>` with auth; the caller reads or cancels the body. */
   async get(ep: Endpoint, suffix: string, options: { accept?: string; auth?: RegistryAuth; signal: AbortSignal }): Promise<Response> {
@@ -76,11 +100,15 @@ export class RegistryClient {
     let lastError: unknown;
     for (const scheme of schemes) {
       try {
-        const res = await fetch(`${scheme}://${ep.host}/v2/${ep.repo}/${suffix}`, { headers, signal, redirect: 'follow' });
+        const res = await this.fetch(`${scheme}://${ep.host}/v2/${ep.repo}/${suffix}`, { headers, signal, redirect: 'follow' }, ep.insecure);
         this.schemeOf.set(ep.host, scheme);
         return res;
       } catch (err) {
         if (isAbort(err, signal)) throw signal.reason ?? err;
+        // The host speaks TLS with a certificate we must not accept: plain HTTP would not help.
+        if (isCertificateError(err)) {
+          throw new FailedPreconditionError(`${ep.host}: TLS certificate verification failed: ${messageOf((err as { cause?: unknown }).cause ?? err)} (mark the registry insecure in the configuration to skip verification)`);
+        }
         lastError = err;
       }
     }
@@ -108,18 +136,19 @@ export class RegistryClient {
     const key = `${realm}|${service}|${scope}|${credentialKey(auth)}`;
     const cached = this.tokens.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.header;
-    const token = await this.fetchToken(realm, service, scope, auth, signal);
+    const token = await this.fetchToken(realm, service, scope, auth, ep.insecure, signal);
     this.tokens.set(key, token);
     return token.header;
   }
 
-  private async fetchToken(realm: string, service: string, scope: string, auth: RegistryAuth | undefined, signal: AbortSignal): Promise<CachedToken> {
+  /** An insecure registry's token server gets the same relaxed TLS, as in containers/image. */
+  private async fetchToken(realm: string, service: string, scope: string, auth: RegistryAuth | undefined, insecure: boolean, signal: AbortSignal): Promise<CachedToken> {
     let res: Response;
     try {
       if (auth?.identityToken) {
         // An identity token is an OAuth2 refresh token, exchanged at the realm by POST.
         const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: auth.identityToken, service, scope, client_id: USER_AGENT });
-        res = await fetch(realm, { method: 'POST', body: form, headers: { 'user-agent': USER_AGENT }, signal });
+        res = await this.fetch(realm, { method: 'POST', body: form, headers: { 'user-agent': USER_AGENT }, signal }, insecure);
       } else {
         const url = new URL(realm);
         if (service) url.searchParams.set('service', service);
@@ -127,11 +156,13 @@ export class RegistryClient {
         const headers: Record<string, string> = { 'user-agent': USER_AGENT };
         const basic = auth && basicCredentials(auth);
         if (basic) headers.authorization = `Basic ${Buffer.from(`${basic.username}:${basic.password}`).toString('base64')}`;
-        res = await fetch(url, { headers, signal });
+        res = await this.fetch(url, { headers, signal }, insecure);
       }
     } catch (err) {
       if (isAbort(err, signal)) throw signal.reason ?? err;
-      throw new TransientRegistryError(`token server ${realm}: ${messageOf((err as { cause?: unknown }).cause ?? err)}`);
+      const detail = messageOf((err as { cause?: unknown }).cause ?? err);
+      if (isCertificateError(err)) throw new FailedPreconditionError(`token server ${realm}: TLS certificate verification failed: ${detail}`);
+      throw new TransientRegistryError(`token server ${realm}: ${detail}`);
     }
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel().catch(() => undefined);

@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -18,6 +19,31 @@ export interface RegistryOptions {
   /** Serve an existing storage folder (e.g. push through a plain registry, serve with auth). */
   storageDir?: string;
   auth?: { kind: 'basic' | 'token'; users: Credentials[] };
+  /** Serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (no plain HTTP). */
+  tls?: boolean;
+}
+
+function selfSignedCertificate(workDir: string): { certPath: string; keyPath: string } {
+  const keyPath = join(workDir, 'tls-key.pem');
+  const certPath = join(workDir, 'tls-cert.pem');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'pipe' });
+  if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`);
+  return { certPath, keyPath };
+}
+
+/** HTTP status of GET /v2/ on the registry itself; its certificate is ours, so not verified. */
+async function probeStatus(port: number, tls: boolean): Promise<number> {
+  if (!tls) {
+    const res = await fetch(`http://127.0.0.1:${port}/v2/`);
+    await res.arrayBuffer();
+    return res.status;
+  }
+  return new Promise((resolve, reject) => {
+    httpsGet({ host: '127.0.0.1', port, path: '/v2/', rejectUnauthorized: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    }).on('error', reject);
+  });
 }
 
 export async function freePort(): Promise<number> {
@@ -80,6 +106,11 @@ export class TestRegistry {
       tokenRealm = `http://127.0.0.1:${tokenPort}/token`;
       authYaml = `auth:\n  token:\n    realm: http://127.0.0.1:${tokenPort}/token\n    service: runcri-test-registry\n    issuer: runcri-test-issuer\n    rootcertbundle: ${join(workDir, 'cert.pem')}\n`;
     }
+    let tlsYaml: string[] = [];
+    if (options.tls) {
+      const { certPath, keyPath } = selfSignedCertificate(workDir);
+      tlsYaml = ['  tls:', `    certificate: ${certPath}`, `    key: ${keyPath}`];
+    }
     const configPath = join(workDir, 'config.yml');
     writeFileSync(configPath, [
       'version: 0.1',
@@ -95,6 +126,7 @@ export class TestRegistry {
       'http:',
       `  addr: 127.0.0.1:${port}`,
       `  secret: ${randomBytes(8).toString('hex')}`,
+      ...tlsYaml,
       authYaml,
     ].join('\n'));
     const child = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -110,9 +142,8 @@ export class TestRegistry {
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
-        const res = await fetch(`http://127.0.0.1:${port}/v2/`);
-        await res.arrayBuffer();
-        if (res.status === 200 || res.status === 401) break;
+        const status = await probeStatus(port, options.tls === true);
+        if (status === 200 || status === 401) break;
       } catch {
         // not listening yet
       }

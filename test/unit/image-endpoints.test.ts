@@ -11,7 +11,7 @@ const entry = (e: Partial<RegistryEntry>): RegistryEntry => ({ prefix: '', locat
 
 describe('registry endpoints, mirrors and credentials', () => {
   it('goes to Docker Hub\'s API host over HTTPS by default, and allows HTTP fallback only for loopback', () => {
-    assert.deepEqual(endpointsFor(parseReference('busybox'), []), [{ host: 'registry-1.docker.io', repo: 'library/busybox', schemes: ['https'], mirror: false }]);
+    assert.deepEqual(endpointsFor(parseReference('busybox'), []), [{ host: 'registry-1.docker.io', repo: 'library/busybox', schemes: ['https'], insecure: false, mirror: false }]);
     assert.deepEqual(endpointsFor(parseReference('127.0.0.1:5000/app'), [])[0]!.schemes, ['https', 'http']);
     assert.deepEqual(endpointsFor(parseReference('quay.io/app'), [])[0]!.schemes, ['https']);
   });
@@ -27,6 +27,7 @@ describe('registry endpoints, mirrors and credentials', () => {
       ['mirror.example', 'k8s/pause', 'https+http', true],
       ['registry.k8s.io', 'pause', 'https', false],
     ]);
+    assert.deepEqual(eps.map((e) => e.insecure), [false, true, false], 'only endpoints marked insecure skip certificate verification');
     const special = endpointsFor(parseReference('registry.k8s.io/special/app'), regs);
     assert.deepEqual(special.map((e) => [e.host, e.repo]), [['other.example', 'x/app']], 'the longest prefix wins');
   });
