@@ -12,7 +12,7 @@ import { ImageService } from '../image/index.js';
 import { Storage } from '../storage/index.js';
 import { ContainerService } from '../container/index.js';
 import { RuntimeHandlers } from '../oci/index.js';
-import { ContainerEventBus, RuntimeMetrics, StatsService, containerStatsSource, startMetricsEndpoint } from '../stats/index.js';
+import { ContainerEventBus, StatsService, containerStatsSource, loadRuntimeMetrics, noMetrics, startMetricsEndpoint } from '../stats/index.js';
 import { StreamingService, streamingLookups } from '../streaming/index.js';
 import type { Services } from './services.js';
 
@@ -35,7 +35,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let server: CriServer | undefined;
   try {
     store = StateStore.open(join(config.root, 'state.db'));
-    const metrics = new RuntimeMetrics();
+    const prometheus = config.metrics.enabled ? await loadRuntimeMetrics() : undefined;
+    const metrics = prometheus ?? noMetrics;
     const network = new CniNetwork({
       confDir: config.network.conf_dir, binDirs: config.network.bin_dirs, cacheDir: config.network.cache_dir, log: log.child({ module: 'cni' }),
       onOperation: (operation, seconds, failed) => metrics.cniOperation(operation, seconds, failed),
@@ -90,7 +91,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     await services.containers.recover();
     await services.streaming.start();
     await probing;
-    const metricsEndpoint = config.metrics.enabled ? await startMetricsEndpoint(metrics.registry, config.metrics.address, config.metrics.port, log) : undefined;
+    const metricsEndpoint = prometheus ? await startMetricsEndpoint(prometheus.registry, config.metrics.address, config.metrics.port, log) : undefined;
     server.setReady();
     log.info({ socket: config.socket, root: config.root, version: services.version }, 'runcri is serving');
     const running = { server, listener, store };

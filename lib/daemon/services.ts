@@ -5,7 +5,7 @@ import type { ContainerService } from '../container/index.js';
 import type { SandboxService } from '../sandbox/index.js';
 import type { ImageService } from '../image/index.js';
 import type { Storage } from '../storage/index.js';
-import type { ContainerEventBus, RuntimeMetrics, StatsService } from '../stats/index.js';
+import type { ContainerEventBus, MetricsRecorder, StatsService } from '../stats/index.js';
 import type { StreamingService } from '../streaming/index.js';
 import type { RuntimeHandlers } from '../oci/index.js';
 
@@ -45,7 +45,7 @@ export interface Services {
   /** Container lifecycle events: the container service publishes, GetContainerEvents subscribes. */
   events: ContainerEventBus;
   /** The Prometheus registry every module records into. */
-  metrics: RuntimeMetrics;
+  metrics: MetricsRecorder;
   /** The configured runtime handlers, what each can do here, and their OCI runtime drivers. */
   handlers: RuntimeHandlers;
   /** Exec, Attach and PortForward: the streaming server and its tokens (lib/streaming). */

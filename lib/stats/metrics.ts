@@ -2,11 +2,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** How many pods and containers are in each state, read at scrape time. */
-export interface StateCounts {
-  pods: Record<string, number>;
-  containers: Record<string, number>;
-}
+import type { MetricsRecorder, StateCounts } from './recorder.js';
+
+export type { StateCounts };
 
 const RPC_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const PULL_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
@@ -38,7 +36,7 @@ export function countDefunct(procRoot = '/proc'): number {
  * endpoint (off by default) serves `registry`. Names follow the peers: `runcri_*` for the
  * runtime's own, `process_*`/`nodejs_*` for the process.
  */
-export class RuntimeMetrics {
+export class RuntimeMetrics implements MetricsRecorder {
   readonly registry = new Registry();
   private readonly rpcTotal: Counter<'method' | 'code'>;
   private readonly rpcErrors: Counter<'method' | 'code'>;

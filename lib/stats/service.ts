@@ -6,7 +6,7 @@ import { NotFoundError } from '../errors/index.js';
 import { matchesLabels } from '../util/ids.js';
 import { nowNanos } from '../util/time.js';
 import type { ContainerEventBus } from './events.js';
-import type { RuntimeMetrics, StateCounts } from './metrics.js';
+import type { MetricsRecorder, StateCounts } from './recorder.js';
 import { metricDescriptors, parseMetricGroups, podSandboxMetrics, type MetricGroup } from './pod-metrics.js';
 import { Sampler } from './sample.js';
 import type { CgroupFiles, ContainerSource, PodSource, StatsContainer } from './sources.js';
@@ -28,7 +28,7 @@ export interface StatsDeps {
   pods: PodSource;
   /** Read at each call: the container service joins after this one is built. */
   containers: () => ContainerSource | undefined;
-  metrics: RuntimeMetrics;
+  metrics: MetricsRecorder;
   events: ContainerEventBus;
   /** cri-o's `included_pod_metrics`: which groups ListPodSandboxMetrics reports. */
   includedPodMetrics: readonly string[];

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { RuntimeMetrics, startMetricsEndpoint } from '../../lib/stats/index.js';
-import { countDefunct } from '../../lib/stats/metrics.js';
+import { startMetricsEndpoint } from '../../lib/stats/index.js';
+import { RuntimeMetrics, countDefunct } from '../../lib/stats/metrics.js';
 import { silentLogger } from '../../lib/log/index.js';
 
 /** `name{labels} value` lines of the text format, with their values. */

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { CgroupManager } from '../../lib/cgroups/index.js';
 import { NotFoundError } from '../../lib/errors/index.js';
 import { silentLogger } from '../../lib/log/index.js';
-import { ContainerEventBus, RuntimeMetrics, StatsService, type StatsContainer, type StatsPod } from '../../lib/stats/index.js';
+import { ContainerEventBus, StatsService, type StatsContainer, type StatsPod } from '../../lib/stats/index.js';
+import { RuntimeMetrics } from '../../lib/stats/metrics.js';
 import { resolveIdPrefix } from '../../lib/util/ids.js';
 
 const base = mkdtempSync('/tmp/rct-statsvc-');
