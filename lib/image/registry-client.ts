@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent } from 'undici';
 import { FailedPreconditionError, NotFoundError, UnavailableError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { basicCredentials, parseChallenge, type Challenge } from './credentials.js';
@@ -55,8 +55,10 @@ export class RegistryClient {
    */
   private async fetch(url: string | URL, init: RequestInit, insecure: boolean): Promise<Response> {
     if (!insecure) return fetch(url, init);
-    this.unverified ??= new Agent({ connect: { rejectUnauthorized: false } });
-    const res = await undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: this.unverified });
+    // Loaded on first use: most nodes never name an insecure registry, and undici is large.
+    const undici = await import('undici');
+    this.unverified ??= new undici.Agent({ connect: { rejectUnauthorized: false } });
+    const res = await undici.fetch(url, { ...(init as Parameters<typeof undici.fetch>[1]), dispatcher: this.unverified });
     // Same shape at runtime (Node's fetch is undici too); only the type declarations differ.
     return res as unknown as Response;
   }

@@ -27,7 +27,14 @@ interface SeqpacketSocketLike extends EventEmitter {
  * telling stdout from stderr.
  */
 const require = createRequire(import.meta.url);
-const { SeqpacketSocket } = require('node-unix-socket') as { SeqpacketSocket: new () => SeqpacketSocketLike };
+type SeqpacketSocketClass = new () => SeqpacketSocketLike;
+let seqpacketSocket: SeqpacketSocketClass | undefined;
+
+/** Loaded on the first attach: the native module is not needed by a daemon nobody attaches to. */
+function SeqpacketSocket(): SeqpacketSocketClass {
+  seqpacketSocket ??= (require('node-unix-socket') as { SeqpacketSocket: SeqpacketSocketClass }).SeqpacketSocket;
+  return seqpacketSocket;
+}
 
 /** conmon's pipe numbers at the start of each packet (conmon.h). */
 const PIPE_STDOUT = 2;
@@ -47,7 +54,7 @@ export class ConmonAttachment extends EventEmitter {
 
   private constructor(private readonly target: AttachTarget) {
     super();
-    this.socket = new SeqpacketSocket();
+    this.socket = new (SeqpacketSocket())();
   }
 
   static connect(target: AttachTarget): Promise<ConmonAttachment> {
