@@ -418,13 +418,8 @@ export class ContainerService {
    * exited (or never started) container is fine, and so is an unknown ID.
    */
   async stopContainer(idOrPrefix: string, timeoutSeconds: number, log: Logger): Promise<void> {
-    let c: ContainerRecord;
-    try {
-      c = this.get(idOrPrefix);
-    } catch (err) {
-      if (isRuntimeError(err) && err.kind === 'not_found') return;
-      throw err;
-    }
+    const c = this.find(idOrPrefix);
+    if (!c) return;
     await this.stopRecord(c, timeoutSeconds);
     log.child({ container: c.id }).info({ exitCode: c.exitCode }, 'container stopped');
   }
@@ -443,15 +438,20 @@ export class ContainerService {
     }
   }
 
-  /** RemoveContainer: force-stops, then deletes the runtime state, rootfs and bundle; keeps the log. Idempotent. */
-  async remove(idOrPrefix: string, log: Logger): Promise<void> {
-    let c: ContainerRecord;
+  /** The container, or undefined when there is none: stop and remove of an unknown ID succeed. */
+  private find(idOrPrefix: string): ContainerRecord | undefined {
     try {
-      c = this.get(idOrPrefix);
+      return this.get(idOrPrefix);
     } catch (err) {
-      if (isRuntimeError(err) && err.kind === 'not_found') return;
+      if (isRuntimeError(err) && err.kind === 'not_found') return undefined;
       throw err;
     }
+  }
+
+  /** RemoveContainer: force-stops, then deletes the runtime state, rootfs and bundle; keeps the log. Idempotent. */
+  async remove(idOrPrefix: string, log: Logger): Promise<void> {
+    const c = this.find(idOrPrefix);
+    if (!c) return;
     await this.stopRecord(c, 0);
     await this.undoCreate(c);
     this.containers.delete(c.id);

@@ -2,6 +2,7 @@
  * Builds test images from static binaries (layer tarballs with tar-stream, OCI and Docker
  * schema2 manifests and indexes) and pushes them through the registry HTTP API v2.
  */
+import type { ImageRuntimeConfig } from '../../lib/image/index.js';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -37,17 +38,8 @@ export interface LayerBlob extends Blob {
   diffId: string;
 }
 
-export interface RuntimeConfig {
-  User?: string;
-  Env?: string[];
-  Entrypoint?: string[];
-  Cmd?: string[];
-  WorkingDir?: string;
-  StopSignal?: string;
-  Volumes?: Record<string, object>;
-  ExposedPorts?: Record<string, object>;
-  Labels?: Record<string, string>;
-}
+/** The image config's `config` object: what runcri keeps of it is what a test image may set. */
+export type RuntimeConfig = ImageRuntimeConfig;
 
 export interface BuiltImage {
   config: Blob;

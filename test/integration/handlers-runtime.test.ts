@@ -2,12 +2,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { expectCode } from '../helpers/cri-client.js';
 import { ContainerFixture } from '../helpers/container-fixture.js';
 import { TestDaemon } from '../helpers/daemon.js';
-import { bundlesDir } from '../../lib/container/defaults.js';
+import { ensureIdmapHelper } from '../helpers/native.js';
 
 let fx: ContainerFixture;
 let altRoot: string;
@@ -24,14 +24,6 @@ async function handlerReports(): Promise<HandlerReport[]> {
   return JSON.parse(status.info?.runtime_handlers ?? '[]') as HandlerReport[];
 }
 
-/** The ID-mapped mount helper `make` builds; built here too when a test run skipped make. */
-function ensureIdmapHelper(): void {
-  const repo = dirname(bundlesDir());
-  const binary = join(repo, 'native', 'idmap-mount');
-  if (existsSync(binary)) return;
-  const cc = spawnSync('gcc', ['-O2', '-Wall', '-o', binary, join(repo, 'native', 'idmap-mount.c')], { encoding: 'utf8' });
-  assert.equal(cc.status, 0, `building native/idmap-mount failed: ${cc.stderr}`);
-}
 
 before(async () => {
   ensureIdmapHelper();

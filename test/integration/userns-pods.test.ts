@@ -1,13 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { expectCode } from '../helpers/cri-client.js';
 import { ContainerFixture } from '../helpers/container-fixture.js';
 import { TestDaemon } from '../helpers/daemon.js';
-import { bundlesDir } from '../../lib/container/defaults.js';
+import { ensureIdmapHelper } from '../helpers/native.js';
 import { mountsBelow } from '../helpers/system.js';
 import { spdyCommand } from '../helpers/streaming-client.js';
 import type { PodSandboxConfig } from '../../lib/generated/runtime/v1/PodSandboxConfig.js';
@@ -27,14 +26,6 @@ function usernsPod(ns: Partial<NamespaceOption> = {}, sysctls: Record<string, st
 /** The container side of a user-namespaced pod: kubelet repeats the pod's userns_options. */
 const IN_POD_USERNS = { linux: { security_context: { namespace_options: { userns_options: { mode: 'POD' as const, uids: [MAP], gids: [MAP] } } } } };
 
-/** The ID-mapped mount helper `make` builds; built here too when a test run skipped make. */
-function ensureIdmapHelper(): void {
-  const repo = dirname(bundlesDir());
-  const binary = join(repo, 'native', 'idmap-mount');
-  if (existsSync(binary)) return;
-  const cc = spawnSync('gcc', ['-O2', '-Wall', '-o', binary, join(repo, 'native', 'idmap-mount.c')], { encoding: 'utf8' });
-  assert.equal(cc.status, 0, `building native/idmap-mount failed: ${cc.stderr}`);
-}
 
 before(async () => {
   ensureIdmapHelper();
