@@ -52,6 +52,12 @@ export interface Config {
     default_capabilities: string[];
     /** A seccomp profile file for `RuntimeDefault`; empty means runcri's built-in profile. */
     seccomp_profile: string;
+    /**
+     * Whether a container whose request names no seccomp profile at all gets `RuntimeDefault`
+     * (true, cri-o's choice) or runs unconfined (false: kubelet's meaning of an unset profile,
+     * containerd's behaviour and what the CRI validation suite expects).
+     */
+    seccomp_use_default_when_empty: boolean;
     /** `auto` clamps oom_score_adj to the daemon's own when the kernel refuses lowering it. */
     restrict_oom_score_adj: 'auto' | 'true' | 'false';
     pids_limit: number;
@@ -121,6 +127,7 @@ export function defaultConfig(): Config {
         'NET_BIND_SERVICE', 'KILL', 'NET_RAW', 'SYS_CHROOT', 'MKNOD', 'AUDIT_WRITE', 'SETFCAP',
       ],
       seccomp_profile: '',
+      seccomp_use_default_when_empty: false,
       restrict_oom_score_adj: 'auto',
       pids_limit: 0,
       infra_image: '',

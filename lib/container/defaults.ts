@@ -63,6 +63,7 @@ export function loadRuntimeDefaults(config: Config, oomRestriction: { restricted
     capabilities: config.runtime.default_capabilities.map((c) => (c.toUpperCase().startsWith('CAP_') ? c.toUpperCase() : `CAP_${c.toUpperCase()}`)),
     daemonCapabilities: capabilityNames(effectiveMask(readFileSync('/proc/self/status', 'utf8'))),
     seccomp,
+    seccompWhenEmpty: config.runtime.seccomp_use_default_when_empty ? 'runtime-default' : 'unconfined',
     maskedPaths: base.maskedPaths,
     readonlyPaths: base.readonlyPaths,
     baseMounts: cgroupV2 ? base.mounts.map((m) => (m.type === 'cgroup' ? { ...m, type: 'cgroup2', source: 'cgroup2' } : m)) : base.mounts,

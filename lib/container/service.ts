@@ -300,7 +300,7 @@ export class ContainerService {
     if (userns) await this.idmapped.remap(pod.id, userns.path, hostRoot(userns), layers, rootfs);
     lap('rootfs');
     const sc = config.linux?.security_context;
-    const choice = seccompChoice(sc);
+    const choice = seccompChoice(sc, this.runtimeDefaults.seccompWhenEmpty);
     const { mounts, propagated, madeShared } = await prepareMounts(config.mounts);
     c.propagatedSources = propagated;
     c.madeShared = madeShared;
@@ -331,7 +331,7 @@ export class ContainerService {
       identity: { passwd: readFileInRoot(rootfs.rootfs, '/etc/passwd'), group: readFileInRoot(rootfs.rootfs, '/etc/group') },
       devices,
       hostDevices: sc?.privileged ? allHostDevices() : [],
-      ...(choice.kind === 'localhost' ? { localhostSeccomp: loadSeccompProfile(choice.path) } : {}),
+      ...(choice.kind === 'localhost' && !sc?.privileged ? { localhostSeccomp: loadSeccompProfile(choice.path) } : {}),
       ...(targetPid ? { targetPid } : {}),
       handler: this.handlerFeatures(c.runtimeHandler),
     });
@@ -481,10 +481,10 @@ export class ContainerService {
     this.persist(c);
   }
 
-  reopenLog(idOrPrefix: string): void {
+  async reopenLog(idOrPrefix: string): Promise<void> {
     const c = this.get(idOrPrefix);
     if (c.state !== 'CONTAINER_RUNNING') throw new FailedPreconditionError(`container ${c.id} is not running`);
-    this.runtimeFor(c.runtimeHandler).reopenLog(c.bundle);
+    await this.runtimeFor(c.runtimeHandler).reopenLog(c.bundle, c.logPath);
   }
 
   /** ExecSync: a timeout is an answer (non-zero exit, output so far), never an error. */

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync, constants as fsConstants, writeSync } from 'node:fs';
 import { availableParallelism, constants as osConstants } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { InternalError, NotFoundError, messageOf } from '../errors/index.js';
@@ -63,6 +64,8 @@ export interface ExecResult {
 const RUNTIME_TIMEOUT_MS = 60_000;
 /** conmon's control FIFO message type asking it to reopen the container log. */
 const REOPEN_LOGS = 2;
+/** How long ReopenContainerLog waits for conmon to create the new log file. */
+const REOPEN_WAIT_MS = 5_000;
 
 /**
  * runc driven through conmon. conmon runs `runc create`, then stays as the container's
@@ -173,8 +176,11 @@ export class OciRuntime {
     await this.runtime(['update', '--resources', '-', id], JSON.stringify(resources));
   }
 
-  /** Asks the container's conmon to reopen its log file (after kubelet renamed it). */
-  reopenLog(bundle: string): void {
+  /**
+   * Asks the container's conmon to reopen its log file (after kubelet renamed it) and waits
+   * until the file is there again: kubelet reads the new file as soon as the call returns.
+   */
+  async reopenLog(bundle: string, logPath: string): Promise<void> {
     let fd: number;
     try {
       fd = openSync(join(bundle, 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
@@ -185,6 +191,11 @@ export class OciRuntime {
       writeSync(fd, `${REOPEN_LOGS} 0 0\n`);
     } finally {
       closeSync(fd);
+    }
+    const deadline = Date.now() + REOPEN_WAIT_MS;
+    while (!existsSync(logPath)) {
+      if (Date.now() > deadline) throw new InternalError(`the container's monitor did not reopen ${logPath} within ${REOPEN_WAIT_MS} ms`);
+      await sleep(5);
     }
   }
 

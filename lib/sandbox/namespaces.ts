@@ -18,8 +18,16 @@ export function namespacePaths(nsDir: string, podId: string, own: { net: boolean
 }
 
 /**
- * Creates and pins the net/ipc/uts namespaces in one `unshare`, which then sets the pod's
- * hostname inside the new UTS namespace: they live on without any process.
+ * What runs inside the new namespaces before they are pinned: the pod's hostname in its UTS
+ * namespace, and its loopback interface up in its network namespace. The peers bring `lo` up
+ * themselves, so a CNI configuration without the loopback plugin still gives pods a working
+ * 127.0.0.1. The script is fixed; the hostname reaches it as an argument.
+ */
+const SETUP_SCRIPT = 'if [ -n "$1" ]; then hostname "$1" || exit; fi; if [ "$2" = up ]; then ip link set lo up || exit; fi';
+
+/**
+ * Creates and pins the net/ipc/uts namespaces in one `unshare`, which sets them up from
+ * inside (hostname, loopback): they live on without any process.
  */
 export async function pinNamespaces(paths: PinnedPaths, hostname: string | undefined): Promise<void> {
   const args: string[] = [];
@@ -30,8 +38,9 @@ export async function pinNamespaces(paths: PinnedPaths, hostname: string | undef
     args.push(`--${kind}=${file}`);
   }
   if (args.length === 0) return;
-  const command = paths.uts && hostname ? ['hostname', hostname] : ['true'];
-  await runCommand('unshare', [...args, ...command], { timeoutMs: 30_000 });
+  const name = paths.uts && hostname ? hostname : '';
+  const loopback = paths.net ? 'up' : '';
+  await runCommand('unshare', [...args, 'sh', '-c', SETUP_SCRIPT, 'pod-namespace-setup', name, loopback], { timeoutMs: 30_000 });
 }
 
 /** Unmounts and deletes the pinned files; already gone is fine. */

@@ -32,7 +32,8 @@ export function checkRuntimeHandler(config: Config, handler: string): void {
   throw new InvalidArgumentError(`runtime handler "${handler}" is not configured (have: ${Object.keys(config.runtimes).join(', ')})`);
 }
 
-const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62}[a-zA-Z0-9])?$/;
+/** The kernel's HOST_NAME_MAX: sethostname(2) refuses anything longer. */
+const HOSTNAME_MAX_BYTES = 64;
 
 export function planPod(req: RunPodSandboxRequest__Output, config: Config): PodPlan {
   const pod = req.config;
@@ -54,8 +55,12 @@ export function planPod(req: RunPodSandboxRequest__Output, config: Config): PodP
   const ipc = mode(ns?.ipc, 'ipc');
   const userNamespace = planUserNamespace(pod);
 
-  const hostname = pod.hostname || (network === 'NODE' ? hostHostname() : md.name);
-  if (!HOSTNAME.test(hostname)) throw new InvalidArgumentError(`hostname "${hostname}" is not a valid host name`);
+  // A pod that names no hostname gets the node's, as with containerd and cri-o: pod names are
+  // often longer than a host name may be (kubelet itself always sends one).
+  const hostname = pod.hostname || hostHostname();
+  if (Buffer.byteLength(hostname) > HOSTNAME_MAX_BYTES || /[\0/]/.test(hostname)) {
+    throw new InvalidArgumentError(`config.hostname "${hostname}" cannot be a host name: at most ${HOSTNAME_MAX_BYTES} bytes, no NUL or "/"`);
+  }
 
   const portMappings = pod.port_mappings.map((p, i): PodPortMapping => {
     const inRange = (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535;

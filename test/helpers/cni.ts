@@ -22,6 +22,8 @@ export interface TestNetworkOptions {
   /** Extra plugins after bridge (and portmap), e.g. a failing one. */
   extraPlugins?: Record<string, unknown>[];
   fileName?: string;
+  /** Whether the chain ends with the loopback plugin (default true). */
+  loopback?: boolean;
 }
 
 export function writeTestNetwork(opts: TestNetworkOptions): TestNetwork {
@@ -46,7 +48,7 @@ export function writeTestNetwork(opts: TestNetworkOptions): TestNetwork {
       },
       { type: 'portmap', capabilities: { portMappings: true } },
       ...(opts.extraPlugins ?? []),
-      { type: 'loopback' },
+      ...(opts.loopback === false ? [] : [{ type: 'loopback' }]),
     ],
   };
   const confFile = join(opts.confDir, opts.fileName ?? `10-${name}.conflist`);

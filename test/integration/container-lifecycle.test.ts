@@ -351,12 +351,13 @@ describe('resources and logs of a running container', () => {
     assert.equal(Number((await fx.status(id)).resources!.linux!.memory_limit_in_bytes), 96 * 1024 * 1024);
   });
 
-  it('reopens the log after kubelet renames it', async () => {
+  it('reopens the log after kubelet renames it, and the new file exists when the call returns', async () => {
     const id = await fx.run(pod, 'plain', { metadata: { name: 'rotate' }, command: ['sh', '-c', 'while true; do echo tick; sleep 0.1; done'] });
     const log = join(pod.config.log_directory!, 'rotate.log');
     for (let i = 0; i < 50 && !existsSync(log); i++) await new Promise((r) => setTimeout(r, 50));
     renameSync(log, `${log}.1`);
     await fx.client.runtime('ReopenContainerLog', { container_id: id });
+    assert.ok(existsSync(log), 'the log file is back as soon as ReopenContainerLog answers');
     for (let i = 0; i < 50 && !(existsSync(log) && readFileSync(log, 'utf8').includes('tick')); i++) await new Promise((r) => setTimeout(r, 50));
     assert.match(readFileSync(log, 'utf8'), /stdout F tick/);
   });

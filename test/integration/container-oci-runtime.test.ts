@@ -119,7 +119,8 @@ test('reopening the log makes conmon write to a fresh file after a rename', asyn
   const { bundle, logPath } = await run('reopen', ['sh', '-c', 'while true; do echo tick; sleep 0.1; done']);
   await waitFor(() => existsSync(logPath) && readFileSync(logPath, 'utf8').includes('tick'));
   renameSync(logPath, `${logPath}.1`);
-  rt.reopenLog(bundle);
+  await rt.reopenLog(bundle, logPath);
+  assert.ok(existsSync(logPath));
   await waitFor(() => existsSync(logPath) && readFileSync(logPath, 'utf8').includes('tick'));
 });
 

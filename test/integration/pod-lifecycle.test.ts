@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
+import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { TestDaemon, makeTestDirs } from '../helpers/daemon.js';
 import { expectCode } from '../helpers/cri-client.js';
@@ -97,12 +98,12 @@ describe('RunPodSandbox with a bridge network', () => {
     }
   });
 
-  it('copies the host resolv.conf when the pod gives no DNS config', async () => {
+  it('copies the host resolv.conf and uses the node\'s hostname when the pod names neither', async () => {
     const id = await runPod(podConfig('files2'));
     try {
       const info = podInfo(await status(id));
       assert.equal(readFileSync(info.resolvConfPath, 'utf8'), readFileSync('/etc/resolv.conf', 'utf8'));
-      assert.equal(readFileSync(info.hostnamePath, 'utf8'), 'files2\n');
+      assert.equal(readFileSync(info.hostnamePath, 'utf8'), `${hostname()}\n`);
     } finally {
       await removePod(id);
     }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { TestDaemon, makeTestDirs, removeTestDirs, type TestDirs } from '../helpers/daemon.js';
 import { mountsBelow } from '../helpers/system.js';
-import { allocatedIps, removeTestNetwork, vethsOn, writeTestNetwork, type TestNetwork } from '../helpers/cni.js';
+import { allocatedIps, inNetns, removeTestNetwork, vethsOn, writeTestNetwork, type TestNetwork } from '../helpers/cni.js';
 import type { PodSandboxConfig } from '../../lib/generated/runtime/v1/PodSandboxConfig.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -141,6 +141,23 @@ describe('CNI failures and configuration changes', () => {
     assert.deepEqual((await d.client.runtime('ListPodSandbox', {})).items, []);
     assertNothingLeft(dirs, net);
     assert.ok(!existsSync(`/sys/fs/cgroup/cpu${cgroupRoot}/pod-failing`));
+  });
+
+  it('brings the pod\'s loopback up itself when the CNI chain has no loopback plugin', async () => {
+    const dirs = makeTestDirs();
+    const net = writeTestNetwork({ confDir: dirs.cniConf, stateDir: dirs.base, loopback: false });
+    const d = await TestDaemon.start({ dirs });
+    cleanups.push(async () => { await d.stop(); removeTestDirs(dirs); removeTestNetwork(net); });
+    const { pod_sandbox_id: id } = await d.client.runtime('RunPodSandbox', { config: podConfig('no-lo-plugin') });
+    try {
+      const info = JSON.parse((await d.client.runtime('PodSandboxStatus', { pod_sandbox_id: id, verbose: true })).info!.info!) as { namespacePaths: { net: string } };
+      const lo = inNetns(info.namespacePaths.net, ['ip', '-o', 'addr', 'show', 'dev', 'lo']);
+      assert.match(lo.stdout, /inet 127\.0\.0\.1\/8/);
+      assert.match(inNetns(info.namespacePaths.net, ['ip', '-o', 'link', 'show', 'lo']).stdout, /[<,]UP[,>]/);
+    } finally {
+      await d.client.runtime('StopPodSandbox', { pod_sandbox_id: id });
+      await d.client.runtime('RemovePodSandbox', { pod_sandbox_id: id });
+    }
   });
 
   it('flips NetworkReady when a CNI configuration appears in the conf dir', async () => {

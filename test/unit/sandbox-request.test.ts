@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultConfig } from '../../lib/config/index.js';
@@ -39,16 +40,18 @@ it('sorts sysctls by namespace, accepting slash-separated names, and refuses the
   assert.throws(() => planSysctls({ 'net.core.somaxconn': '1\nkernel.x=1' }, 'POD', 'POD'), InvalidArgumentError);
 });
 
-it('plans a pod: defaults, hostname from the name, namespace modes, and the refusals', () => {
+it('plans a pod: defaults, the node\'s hostname when none is named, namespace modes, and the refusals', () => {
   const config = defaultConfig();
   const plan = planPod(request({}), config);
-  assert.equal(plan.hostname, 'p');
+  assert.equal(plan.hostname, hostname());
+  assert.equal(planPod(request({ metadata: { name: 'create-PodSandbox-with-DNS-config-0123456789abcdef0123456789abcdef', uid: 'u', namespace: 'n', attempt: 0 } }), config).hostname, hostname());
   assert.deepEqual(plan.namespaceOptions, { network: 'POD', pid: 'CONTAINER', ipc: 'POD', targetId: '' });
   assert.deepEqual(plan.metadata, { name: 'p', uid: 'u', namespace: 'n', attempt: 1 });
   assert.throws(() => planPod(request({}, 'kata'), config), /runtime handler "kata" is not configured \(have: runc\)/);
   assert.equal(planPod(request({}, 'runc'), config).runtimeHandler, 'runc');
   assert.throws(() => planPod(request({ metadata: { name: 'p', uid: '', namespace: 'n', attempt: 0 } }), config), /uid is required/);
-  assert.throws(() => planPod(request({ hostname: 'bad_host!' }), config), /not a valid host name/);
+  assert.throws(() => planPod(request({ hostname: 'h'.repeat(65) }), config), /config.hostname .* at most 64 bytes/);
+  assert.equal(planPod(request({ hostname: 'h'.repeat(64) }), config).hostname, 'h'.repeat(64));
   assert.throws(() => planPod(request({ annotations: { 'kubernetes.io/ingress-bandwidth': 'lots' } }), config), InvalidArgumentError);
   assert.throws(() => planPod(request({ port_mappings: [{ protocol: 'TCP', container_port: 70000, host_port: 0, host_ip: '' }] }), config), /0-65535/);
   const linux = (ns: Record<string, string>) => ({ cgroup_parent: '', security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', target_id: '', userns_options: null, ...ns } } as never, sysctls: {}, overhead: null, resources: null });

@@ -61,6 +61,7 @@ const DEFAULTS: RuntimeDefaults = {
   pidsLimit: 0,
   cgroupDriver: 'cgroupfs',
   cgroupV2: false,
+  seccompWhenEmpty: 'unconfined',
 };
 
 const PASSWD = 'root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:100::/:/bin/sh\n';
@@ -113,6 +114,12 @@ test('a named user or group missing from the container is a clear error', () => 
   assert.throws(() => buildSpec(input(container(), { image: { Cmd: ['x'], User: 'alice:ghosts' } })), /group "ghosts" not found/);
 });
 
+test('run_as_group without run_as_user or run_as_username is refused; with either it is honoured', () => {
+  assert.throws(() => buildSpec(input(container({}, { run_as_group: { value: '3000' } }))), /run_as_group is set without run_as_user/);
+  assert.deepEqual(buildSpec(input(container({}, { run_as_user: { value: '0' }, run_as_group: { value: '3000' } }))).user.gid, 3000);
+  assert.deepEqual(buildSpec(input(container({}, { run_as_username: 'bob', run_as_group: { value: '3000' } }))).user.gid, 3000);
+});
+
 test('run_as_user / run_as_group / supplemental groups override the image, Strict keeps only the request\'s groups', () => {
   const merge = buildSpec(input(container({}, { run_as_user: { value: '1000' }, run_as_group: { value: '3000' }, supplemental_groups: ['4000'] }))).user;
   assert.deepEqual(merge, { uid: 1000, gid: 3000, groups: [3000, 100, 10, 4000] });
@@ -159,8 +166,14 @@ test('readonly rootfs, default and requested masked/readonly paths', () => {
   assert.deepEqual(custom.linux.readonlyPaths, ['/proc/y']);
 });
 
-test('seccomp: empty and RuntimeDefault mean the default profile, with syscalls unlocked by held capabilities', () => {
-  const empty = buildSpec(input(container())).spec.linux.seccomp!;
+test('seccomp: no profile named means unconfined, or the default profile when so configured', () => {
+  assert.equal(buildSpec(input(container())).spec.linux.seccomp, undefined);
+  const configured = buildSpec(input(container(), { defaults: { ...DEFAULTS, seccompWhenEmpty: 'runtime-default' } })).spec.linux.seccomp!;
+  assert.equal(configured.defaultAction, 'SCMP_ACT_ERRNO');
+});
+
+test('seccomp: RuntimeDefault means the default profile, with syscalls unlocked by held capabilities', () => {
+  const empty = buildSpec(input(container({}, { seccomp: { profile_type: 'RuntimeDefault', localhost_ref: '' } }))).spec.linux.seccomp!;
   assert.equal(empty.defaultAction, 'SCMP_ACT_ERRNO');
   assert.ok(!('capabilitySyscalls' in empty));
   assert.deepEqual(empty.syscalls!.at(-1)!.names, ['chroot']);
@@ -178,6 +191,13 @@ test('seccomp: Unconfined (structured and path) and Localhost', () => {
   assert.throws(() => buildSpec(input(container({}, { seccomp_profile_path: 'bogus' }))), InvalidArgumentError);
   // The structured field wins over the path.
   assert.equal(buildSpec(input(container({}, { seccomp: { profile_type: 'Unconfined', localhost_ref: '' }, seccomp_profile_path: 'runtime/default' }))).spec.linux.seccomp, undefined);
+});
+
+test('seccomp: a privileged container is unconfined whatever profile it names', () => {
+  const privileged = (sc: Record<string, unknown>) => buildSpec(input(container({}, { privileged: true, ...sc }), { pod: { ...input(container()).pod, config: podConfig(true) }, localhostSeccomp: { defaultAction: 'SCMP_ACT_ERRNO' } })).spec.linux.seccomp;
+  assert.equal(privileged({ seccomp: { profile_type: 'Localhost', localhost_ref: '/blocks-sethostname.json' } }), undefined);
+  assert.equal(privileged({ seccomp: { profile_type: 'RuntimeDefault', localhost_ref: '' } }), undefined);
+  assert.equal(privileged({ seccomp_profile_path: 'runtime/default' }), undefined);
 });
 
 test('AppArmor: defaults are ignored with a warning; a named profile is refused on this host', () => {

@@ -100,6 +100,14 @@ test('our compressed header blocks form one zlib stream a standard inflater read
   assert.deepEqual(all.subarray(all.length - 4), hex('00000000'));
 });
 
+test('every compressed header block ends with the empty stored block of a sync flush, so a streaming inflater never reads past the frame', () => {
+  const c = new HeaderCompressor();
+  for (const headers of [new Map([['streamtype', ['error']]]), new Map(), new Map([['x', ['y'.repeat(70_000)]]])]) {
+    const block = c.compress(encodeHeaderBlock(headers));
+    assert.deepEqual(block.subarray(block.length - 5), hex('000000ffff'));
+  }
+});
+
 test('a session carries large writes both ways and honours FIN and RST', async () => {
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -50,7 +50,7 @@ export function buildSpec(input: SpecInput): SpecResult {
     : [{ allow: false, access: 'rwm' }, ...input.devices.map(deviceRule)];
   const oomAdj = oomScoreAdj(container.linux?.resources, defaults.oomRestriction);
   const sysctl = sysctls(pod.config.linux?.sysctls ?? {}, ns.hostNetwork, ns.hostIpc);
-  const seccomp = seccompSpec(seccompChoice(sc), privileged, defaults.seccomp, caps.bounding, input.localhostSeccomp);
+  const seccomp = seccompSpec(seccompChoice(sc, defaults.seccompWhenEmpty), privileged, defaults.seccomp, caps.bounding, input.localhostSeccomp);
 
   const spec: OciSpec = {
     ociVersion: '1.0.2',

@@ -47,9 +47,10 @@ export type SeccompChoice = { kind: 'runtime-default' } | { kind: 'unconfined' }
 
 /**
  * Which seccomp profile the request asks for. The structured field wins over the older path
- * string; an empty request means the runtime default (the safer reading).
+ * string; a request that names none gets `whenEmpty` (kubelet sends an explicit profile
+ * whenever the pod spec has one, so "none" means the user asked for nothing).
  */
-export function seccompChoice(sc: LinuxContainerSecurityContext__Output | null | undefined): SeccompChoice {
+export function seccompChoice(sc: LinuxContainerSecurityContext__Output | null | undefined, whenEmpty: 'runtime-default' | 'unconfined'): SeccompChoice {
   if (sc?.seccomp) {
     switch (sc.seccomp.profile_type) {
       case 'Unconfined': return { kind: 'unconfined' };
@@ -61,7 +62,8 @@ export function seccompChoice(sc: LinuxContainerSecurityContext__Output | null |
     }
   }
   const path = sc?.seccomp_profile_path ?? '';
-  if (path === '' || path === 'runtime/default' || path === 'docker/default') return { kind: 'runtime-default' };
+  if (path === '') return { kind: whenEmpty };
+  if (path === 'runtime/default' || path === 'docker/default') return { kind: 'runtime-default' };
   if (path === 'unconfined') return { kind: 'unconfined' };
   if (path.startsWith('localhost/')) {
     const file = path.slice('localhost/'.length);
@@ -85,14 +87,16 @@ export function runtimeDefaultSeccomp(profile: DefaultSeccompProfile, caps: stri
 }
 
 export function seccompSpec(choice: SeccompChoice, privileged: boolean, profile: DefaultSeccompProfile, caps: string[], localhost: OciSeccomp | undefined): OciSeccomp | undefined {
+  // Privileged means unconfined, whatever profile the request names: kubelet sends the pod's
+  // profile to every container, and a privileged one must be able to do what the node can.
+  if (privileged) return undefined;
   switch (choice.kind) {
     case 'unconfined': return undefined;
     case 'localhost':
       if (!localhost) throw new FailedPreconditionError(`seccomp profile ${choice.path} was not loaded`);
       return localhost;
     case 'runtime-default':
-      // A privileged container runs unconfined unless it names a profile, as the peers do.
-      return privileged ? undefined : runtimeDefaultSeccomp(profile, caps);
+      return runtimeDefaultSeccomp(profile, caps);
   }
 }
 

@@ -51,6 +51,8 @@ export interface RuntimeDefaults {
   /** The daemon's own effective capabilities: what `privileged` and `ALL` mean here. */
   daemonCapabilities: string[];
   seccomp: DefaultSeccompProfile;
+  /** What a request that names no seccomp profile gets (`runtime.seccomp_use_default_when_empty`). */
+  seccompWhenEmpty: 'runtime-default' | 'unconfined';
   maskedPaths: string[];
   readonlyPaths: string[];
   baseMounts: OciMount[];

@@ -40,6 +40,11 @@ function parseId(text: string, what: string): number {
  * /etc/group join the request's supplemental groups unless the policy is Strict.
  */
 export function resolveUser(sc: LinuxContainerSecurityContext__Output | null | undefined, imageUser: string | undefined, identity: RootfsIdentity): EffectiveUser {
+  // A group alone would run as the image's user with another primary group, which the user
+  // did not ask for; kubelet's validation and the peers refuse it the same way.
+  if (sc?.run_as_group && !sc.run_as_user && !sc.run_as_username) {
+    throw new InvalidArgumentError('security_context.run_as_group is set without run_as_user or run_as_username');
+  }
   const passwd = parsePasswd(identity.passwd);
   const groups = parseGroup(identity.group);
   let uid: number;

@@ -2,7 +2,7 @@ import type { ReopenContainerLogRequest__Output } from '../../generated/runtime/
 import type { ReopenContainerLogResponse } from '../../generated/runtime/v1/ReopenContainerLogResponse.js';
 import type { CallContext } from '../context.js';
 
-export function containerReopenLog(req: ReopenContainerLogRequest__Output, ctx: CallContext): ReopenContainerLogResponse {
-  ctx.services.containers.reopenLog(req.container_id);
+export async function containerReopenLog(req: ReopenContainerLogRequest__Output, ctx: CallContext): Promise<ReopenContainerLogResponse> {
+  await ctx.services.containers.reopenLog(req.container_id);
   return {};
 }

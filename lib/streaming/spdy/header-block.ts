@@ -55,12 +55,17 @@ function adler32(data: Buffer): number {
 
 const MAX_STORED_BLOCK = 0xffff;
 
+/** An empty stored block: how zlib ends a sync flush, and what tells an inflater the block's bytes are all there. */
+const SYNC_FLUSH_MARKER = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
+
 /**
  * The sending half of a connection's header compression: one zlib stream, primed with the
  * SPDY dictionary, that every header block continues. Blocks are emitted as stored
- * (uncompressed) deflate blocks, which end on a byte boundary exactly like a sync flush does,
- * so each frame is decodable on arrival; that keeps encoding synchronous, and header blocks
- * are a few dozen bytes, so compressing them would save nothing worth an async step.
+ * (uncompressed) deflate blocks followed by the empty stored block a sync flush ends with.
+ * That last block matters: an inflater that streams (Go's compress/flate, which kubectl,
+ * crictl and kubelet's proxy use) hands out a stored block's bytes only once it has seen the
+ * next block header, and without one it reads past the frame. Header blocks are a few dozen
+ * bytes, so compressing them would save nothing worth an async step.
  */
 export class HeaderCompressor {
   private started = false;
@@ -78,16 +83,15 @@ export class HeaderCompressor {
       head.writeUInt32BE(adler32(SPDY_DICTIONARY), 2);
       parts.push(head);
     }
-    let off = 0;
-    do {
+    for (let off = 0; off < raw.length; off += MAX_STORED_BLOCK) {
       const chunk = raw.subarray(off, off + MAX_STORED_BLOCK);
       const head = Buffer.alloc(5);
       head.writeUInt8(0, 0); // BFINAL=0, BTYPE=00 (stored)
       head.writeUInt16LE(chunk.length, 1);
       head.writeUInt16LE(~chunk.length & 0xffff, 3);
       parts.push(head, chunk);
-      off += chunk.length;
-    } while (off < raw.length);
+    }
+    parts.push(SYNC_FLUSH_MARKER);
     return Buffer.concat(parts);
   }
 }
