@@ -10,6 +10,7 @@ import { SpdySession } from './spdy/index.js';
 import { WsConnection, acceptKey } from './websocket/index.js';
 import { WS_REMOTE_COMMAND_PROTOCOLS } from './ws-remote-command.js';
 import { WS_PORT_FORWARD_PROTOCOLS } from './ws-port-forward.js';
+import { SPDY_TUNNEL_PREFIX, WsByteTunnel } from './ws-spdy-tunnel.js';
 
 export type StreamKind = 'exec' | 'attach' | 'portforward';
 
@@ -157,7 +158,7 @@ export class StreamingServer<T> {
       return;
     }
     const offered = headerList(req.headers['sec-websocket-protocol']);
-    const supported = kind === 'portforward' ? WS_PORT_FORWARD_PROTOCOLS : WS_REMOTE_COMMAND_PROTOCOLS;
+    const supported = kind === 'portforward' ? [...WS_PORT_FORWARD_PROTOCOLS, SPDY_TUNNEL_PREFIX + SPDY_PORT_FORWARD_PROTOCOL] : WS_REMOTE_COMMAND_PROTOCOLS;
     const protocol = offered.length === 0 ? 'channel.k8s.io' : offered.find((p) => supported.includes(p));
     if (!protocol) {
       refuse(socket, 403, 'Forbidden', `unable to negotiate a subprotocol: client supports ${JSON.stringify(offered)}, server supports ${JSON.stringify(supported)}`);
@@ -168,6 +169,12 @@ export class StreamingServer<T> {
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     this.keepAliveLimits(socket);
     const conn = new WsConnection(socket, 'server', head);
+    if (protocol.startsWith(SPDY_TUNNEL_PREFIX)) {
+      // SPDY inside the WebSocket: from here on it is the SPDY port-forward protocol.
+      const session = new SpdySession(new WsByteTunnel(conn) as unknown as Socket, 'server');
+      this.opts.onUpgrade(claimed, { transport: 'spdy', protocol: protocol.slice(SPDY_TUNNEL_PREFIX.length), session, url });
+      return;
+    }
     this.opts.onUpgrade(claimed, { transport: 'websocket', protocol, conn, url });
   }
 

@@ -1,10 +1,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { ContainerFixture } from '../helpers/container-fixture.js';
 import { expectCode } from '../helpers/cri-client.js';
 import { spdyConnect, spdyForward, wsConnect } from '../helpers/streaming-client.js';
+import { SpdySession } from '../../lib/streaming/spdy/index.js';
+import { WsByteTunnel } from '../../lib/streaming/ws-spdy-tunnel.js';
 
 let fx: ContainerFixture;
 let pod: { id: string; config: import('../../lib/generated/runtime/v1/PodSandboxConfig.js').PodSandboxConfig };
@@ -64,6 +67,22 @@ test('port-forward over WebSocket: port prefix on both channels, data through ch
   assert.equal(data().readUInt16LE(0), 8080);
   assert.equal(data().subarray(2).toString(), 'over websocket\n');
   assert.equal(Buffer.concat(channels[1]!).readUInt16LE(0), 8080);
+});
+
+test('port-forward as SPDY tunneled through a WebSocket (the websocket transport of kubectl and crictl 1.30+)', async () => {
+  const c = await wsConnect(await forwardUrl(pod.id), ['SPDY/3.1+portforward.k8s.io']);
+  assert.ok('conn' in c, 'the server accepts the tunneling subprotocol');
+  assert.equal(c.protocol, 'SPDY/3.1+portforward.k8s.io');
+  const session = new SpdySession(new WsByteTunnel(c.conn) as unknown as Socket, 'client');
+  const big = randomBytes(1024 * 1024);
+  const [small, large] = await Promise.all([
+    spdyForward(session, 8080, '1', Buffer.from('through the tunnel\n')),
+    spdyForward(session, 8080, '2', big),
+  ]);
+  assert.equal(small.data.toString(), 'through the tunnel\n');
+  assert.equal(small.error, '');
+  assert.ok(large.data.equals(big), `1 MiB came back intact (${large.data.length} bytes)`);
+  session.close();
 });
 
 test('a host-network pod forwards to the node loopback', async () => {
