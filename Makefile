@@ -12,7 +12,14 @@ SYSTEMD_DIR ?= /etc/systemd/system
 
 # What the daemon needs on a node, and what the tests add (a registry, static binaries for images).
 RUNTIME_PACKAGES := runc crun conmon containernetworking-plugins catatonit iptables iproute2 util-linux procps attr zstd gcc libc6-dev
-TEST_PACKAGES    := docker-registry busybox-static socat openssl curl
+TEST_PACKAGES    := docker-registry busybox-static socat openssl curl \
+                    golang-go golang-github-docker-spdystream-dev golang-github-gorilla-websocket-dev
+
+# The Go client the streaming interop tests run against the daemon: the Kubernetes streaming
+# protocols through Go's own SPDY and WebSocket libraries. Built offline, GOPATH-style, from
+# Debian's Go packages; nothing comes from a module proxy.
+GO           ?= /usr/bin/go
+STREAMCLIENT := .build/interop/streamclient
 
 .PHONY: all deps test-deps node-check build run test bench install uninstall clean default-network
 
@@ -58,8 +65,13 @@ default-network:
 run: build default-network
 	./bin/runcri serve
 
-test: test-deps native/idmap-mount
+test: test-deps native/idmap-mount $(STREAMCLIENT)
 	npm test
+
+$(STREAMCLIENT): $(wildcard test/interop/streamclient/*.go)
+	@mkdir -p $(@D)
+	GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= CGO_ENABLED=0 GOCACHE=$(CURDIR)/.build/go-cache \
+	  $(GO) build -o $@ ./test/interop/streamclient
 
 bench: test-deps native/idmap-mount
 	npm run bench

@@ -1,5 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -44,6 +44,33 @@ function shellQuote(arg: string): string {
 }
 
 const START_FAILURE_TAIL = 4096;
+
+/**
+ * The PID whose stdin is the terminal `script` made: its child, once that has forked and put
+ * the terminal's slave on its fd 0. Between the fork and that dup2 the child's fd 0 is still
+ * `script`'s own stdin (our pipe), and a size set there is lost: runc never sees it.
+ */
+export async function terminalHolder(scriptPid: number, finished: () => boolean): Promise<number | undefined> {
+  for (let i = 0; i < 200 && !finished(); i++) {
+    let first: string | undefined;
+    try {
+      first = readFileSync(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8').trim().split(' ')[0];
+    } catch {
+      return undefined; // script is gone
+    }
+    if (first && isTerminal(`/proc/${first}/fd/0`)) return Number(first);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return undefined;
+}
+
+function isTerminal(fdLink: string): boolean {
+  try {
+    return readlinkSync(fdLink).startsWith('/dev/pts/');
+  } catch {
+    return false; // the child is gone; the caller asks script again
+  }
+}
 
 /**
  * One `runc exec` of a command in a running container. Without a tty its stdio are pipes; with
@@ -124,7 +151,7 @@ export class ExecProcess {
   private async applySizes(): Promise<void> {
     this.resizing = true;
     try {
-      const holder = await this.terminalHolder();
+      const holder = this.child.pid === undefined ? undefined : await terminalHolder(this.child.pid, () => this.finished);
       while (this.pendingSize && holder !== undefined && !this.finished) {
         const { width, height } = this.pendingSize;
         this.pendingSize = undefined;
@@ -135,21 +162,6 @@ export class ExecProcess {
     } finally {
       this.resizing = false;
     }
-  }
-
-  /** The PID whose stdin is the terminal's slave: `script`'s child, once it has forked. */
-  private async terminalHolder(): Promise<number | undefined> {
-    const pid = this.child.pid;
-    for (let i = 0; i < 200 && pid !== undefined && !this.finished; i++) {
-      try {
-        const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0];
-        if (first) return Number(first);
-      } catch {
-        return undefined;
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return undefined;
   }
 
   /** Ends the exec'd process and everything it started, then runc (the client went away). */

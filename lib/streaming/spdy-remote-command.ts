@@ -1,6 +1,6 @@
 import { DeadlineExceededError } from '../errors/index.js';
-import { endAndFlush, type CommandRequest, type CommandStreams } from './command-streams.js';
-import { JsonObjectSplitter, RemoteCommandProtocol, StreamType, encodeOutcome, parseTerminalSize, statusErrorEncoding, type TerminalSize } from './protocol.js';
+import { TerminalSizes, endAndFlush, type CommandRequest, type CommandStreams } from './command-streams.js';
+import { JsonObjectSplitter, RemoteCommandProtocol, StreamType, encodeOutcome, parseTerminalSize, statusErrorEncoding } from './protocol.js';
 import type { SpdySession, SpdyStream } from './spdy/index.js';
 
 /** The streams a client of `protocol` must open for `req` (Kubernetes' own rule). */
@@ -57,14 +57,14 @@ function spdyCommandStreams(session: SpdySession, protocol: string, streams: Map
   });
   const errorStream = streams.get(StreamType.ERROR)!;
   const resizeStream = streams.get(StreamType.RESIZE);
-  const listeners: ((size: TerminalSize) => void)[] = [];
+  const sizes = new TerminalSizes();
   if (resizeStream) {
     const splitter = new JsonObjectSplitter();
     resizeStream.setEncoding('utf8');
     resizeStream.on('data', (text: string) => {
       for (const object of splitter.push(text)) {
         const size = parseTerminalSize(object);
-        if (size) for (const l of listeners) l(size);
+        if (size) sizes.push(size);
       }
     });
   }
@@ -76,7 +76,7 @@ function spdyCommandStreams(session: SpdySession, protocol: string, streams: Map
     stdin: streams.get(StreamType.STDIN) ?? null,
     stdout,
     stderr,
-    onResize: (l) => listeners.push(l),
+    onResize: (l) => sizes.listen(l),
     gone: gone.signal,
     async finish(outcome) {
       finishing = true;

@@ -1,5 +1,5 @@
-import { endAndFlush, type CommandRequest, type CommandStreams } from './command-streams.js';
-import { encodeOutcome, parseTerminalSize, statusErrorEncoding, type TerminalSize } from './protocol.js';
+import { TerminalSizes, endAndFlush, type CommandRequest, type CommandStreams } from './command-streams.js';
+import { encodeOutcome, parseTerminalSize, statusErrorEncoding } from './protocol.js';
 import { ChannelReader, ChannelWriter, codecFor, type WsConnection } from './websocket/index.js';
 
 /** Remote-command protocols over WebSocket, the server's preference first. */
@@ -28,14 +28,14 @@ export function wsCommandStreams(conn: WsConnection, protocol: string, req: Comm
   const stdout = req.stdout ? new ChannelWriter(conn, codec, STDOUT) : null;
   const stderr = req.stderr && !req.tty ? new ChannelWriter(conn, codec, STDERR) : null;
   const errors = new ChannelWriter(conn, codec, ERROR);
-  const listeners: ((size: TerminalSize) => void)[] = [];
+  const sizes = new TerminalSizes();
   conn.on('message', (message: Buffer, text: boolean) => {
     const decoded = codec.decode(message, text);
     if (!decoded) return;
     if (decoded.channel === STDIN) stdin?.deliver(decoded.data);
     else if (decoded.channel === RESIZE) {
       const size = parseTerminalSize(decoded.data.toString('utf8'));
-      if (size) for (const l of listeners) l(size);
+      if (size) sizes.push(size);
     } else if (decoded.channel === CLOSE && protocol.startsWith('v5.') && decoded.data[0] === STDIN) {
       stdin?.push(null);
     }
@@ -51,7 +51,7 @@ export function wsCommandStreams(conn: WsConnection, protocol: string, req: Comm
     stdin,
     stdout,
     stderr,
-    onResize: (l) => listeners.push(l),
+    onResize: (l) => sizes.listen(l),
     gone: gone.signal,
     async finish(outcome) {
       finishing = true;
