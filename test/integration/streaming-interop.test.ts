@@ -21,7 +21,8 @@ const CLIENT = join(dirname(bundlesDir()), '.build', 'interop', 'streamclient');
 const TEN_MIB = 10 * 1024 * 1024;
 const ECHO_PORT = 8080;
 
-type Transport = 'spdy' | 'websocket';
+/** ws-tunnel: port-forward as SPDY inside a WebSocket, the websocket transport of kubectl 1.30+. */
+type Transport = 'spdy' | 'websocket' | 'ws-tunnel';
 interface Wire {
   transport: Transport;
   protocol: string;
@@ -33,6 +34,7 @@ const COMMAND_WIRES: Wire[] = [
 ];
 const FORWARD_WIRES: Wire[] = [
   { transport: 'spdy', protocol: SPDY_PORT_FORWARD_PROTOCOL },
+  { transport: 'ws-tunnel', protocol: SPDY_PORT_FORWARD_PROTOCOL },
   ...WS_PORT_FORWARD_PROTOCOLS.map((protocol): Wire => ({ transport: 'websocket', protocol })),
 ];
 
@@ -274,7 +276,7 @@ async function forwardWith(w: Wire, criPorts: number[], clientArgs: string[]): P
 
 /** Over WebSocket the channel pairs are the PortForward request's ports; SPDY names them per stream. */
 function assertPortPrefixes(w: Wire, r: ForwardReport['requests'][number], port: number): void {
-  if (w.transport === 'spdy') return;
+  if (w.transport !== 'websocket') return;
   assert.equal(r.dataPortPrefix, port);
   assert.equal(r.errorPortPrefix, port);
 }

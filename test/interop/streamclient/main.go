@@ -22,10 +22,11 @@
 // Port-forward, against an echo server in the pod (each request sends its data and reads until
 // as much came back, or the pod side closed):
 //
-//	streamclient -mode portforward -transport spdy|websocket [-protocol P] -url URL -port 8080 \
+//	streamclient -mode portforward -transport spdy|websocket|ws-tunnel [-protocol P] -url URL -port 8080 \
 //	    (-send-text TEXT | -send-random BYTES) [-requests N]
 //
-// Over SPDY the N requests share one connection (paired by requestID); over WebSocket they are
+// Over SPDY the N requests share one connection (paired by requestID), and so they do over
+// ws-tunnel, where the SPDY connection runs inside a WebSocket (kubectl 1.30+); over WebSocket they are
 // the N channel pairs of the URL, one per port of the PortForward request. The report:
 //
 //	{"protocol", "requests": [{"sent", "received", "error", "dataPortPrefix", "errorPortPrefix"}]}
@@ -174,7 +175,7 @@ func parseFlags() (*options, error) {
 	var protocols, resize, stdinText, sendText string
 	var stdinRandom, sendRandom int
 	flag.StringVar(&o.mode, "mode", "exec", "exec, attach or portforward")
-	flag.StringVar(&o.transport, "transport", "spdy", "spdy or websocket")
+	flag.StringVar(&o.transport, "transport", "spdy", "spdy, websocket, or ws-tunnel (port-forward as SPDY inside a WebSocket)")
 	flag.StringVar(&o.url, "url", "", "the URL Exec, Attach or PortForward returned")
 	flag.StringVar(&protocols, "protocol", "", "subprotocols to offer, comma-separated, preferred first")
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "give up after this long")
@@ -196,8 +197,11 @@ func parseFlags() (*options, error) {
 	if o.url == "" {
 		return nil, errors.New("-url is required")
 	}
-	if o.transport != "spdy" && o.transport != "websocket" {
+	if o.transport != "spdy" && o.transport != "websocket" && o.transport != "ws-tunnel" {
 		return nil, fmt.Errorf("unknown -transport %q", o.transport)
+	}
+	if o.transport == "ws-tunnel" && o.mode != "portforward" {
+		return nil, errors.New("-transport ws-tunnel carries port-forward only")
 	}
 	if protocols == "" {
 		protocols = defaultProtocol(o.mode, o.transport)
@@ -230,7 +234,7 @@ func parseFlags() (*options, error) {
 
 func defaultProtocol(mode, transport string) string {
 	switch {
-	case mode == "portforward" && transport == "spdy":
+	case mode == "portforward" && (transport == "spdy" || transport == "ws-tunnel"):
 		return "portforward.k8s.io"
 	case mode == "portforward":
 		return "v4.channel.k8s.io"

@@ -171,8 +171,11 @@ type requestReport struct {
 }
 
 func runForward(o *options) (*forwardReport, error) {
-	if o.transport == "spdy" {
-		return spdyForward(o)
+	switch o.transport {
+	case "spdy":
+		return spdyForward(o, dialSPDY)
+	case "ws-tunnel":
+		return spdyForward(o, dialTunnel)
 	}
 	return wsForward(o)
 }
@@ -180,8 +183,8 @@ func runForward(o *options) (*forwardReport, error) {
 // spdyForward runs portforward.k8s.io: per connection an error stream and a data stream, both
 // naming the port and one requestID. Like client-go it half-closes the error stream at once
 // (it never writes there) and the data stream when its data is sent.
-func spdyForward(o *options) (*forwardReport, error) {
-	c, err := dialSPDY(o.url, o.protocols)
+func spdyForward(o *options, dial func(string, []string) (*spdyConn, error)) (*forwardReport, error) {
+	c, err := dial(o.url, o.protocols)
 	if err != nil {
 		return nil, err
 	}
