@@ -16,17 +16,18 @@ export class ListEncoder<Item extends object, Wire> {
   ) {}
 
   encode(items: readonly Item[]): Buffer {
-    const parts: Buffer[] = [];
-    for (const item of items) {
-      const version = this.version(item);
-      let cached = this.cache.get(item);
-      if (!cached || cached.version !== version) {
-        cached = { version, bytes: this.encodeAlone(this.toWire(item)) };
-        this.cache.set(item, cached);
-      }
-      parts.push(cached.bytes);
+    return Buffer.concat(items.map((item) => this.encodeItem(item)));
+  }
+
+  /** One item's share of a response: the cached bytes while its version holds. */
+  encodeItem(item: Item): Buffer {
+    const version = this.version(item);
+    let cached = this.cache.get(item);
+    if (!cached || cached.version !== version) {
+      cached = { version, bytes: this.encodeAlone(this.toWire(item)) };
+      this.cache.set(item, cached);
     }
-    return Buffer.concat(parts);
+    return cached.bytes;
   }
 }
 

@@ -4,7 +4,7 @@ import type { Services } from '../daemon/services.js';
 import { loadCriProto } from './proto.js';
 import { acceptPreEncoded } from './list-encoding.js';
 import { instrumentStream, instrumentUnary, unimplemented, unimplementedStream, type Instrumentation } from './instrument.js';
-import { imageServiceHandlers, runtimeServiceHandlers, runtimeServiceStreams } from './handlers/index.js';
+import { imageServiceHandlers, imageServiceStreams, runtimeServiceHandlers, runtimeServiceStreams } from './handlers/index.js';
 
 export interface CriServer {
   grpc: grpc.Server;
@@ -32,10 +32,13 @@ function implement(
   return impl;
 }
 
-/** A copy of a service definition whose unary responses may also be handed over already encoded. */
+/**
+ * A copy of a service definition whose responses (unary answers and stream messages alike)
+ * may also be handed over already encoded.
+ */
 function withPreEncodedResponses(definition: grpc.ServiceDefinition): grpc.ServiceDefinition {
   const entries = Object.entries(definition).map(([name, method]) =>
-    [name, method.responseStream ? method : { ...method, responseSerialize: acceptPreEncoded(method.responseSerialize) }] as const);
+    [name, { ...method, responseSerialize: acceptPreEncoded(method.responseSerialize) }] as const);
   return Object.fromEntries(entries);
 }
 
@@ -53,6 +56,6 @@ export function createCriServer(services: Services, log: Logger): CriServer {
   const runtimeService = withPreEncodedResponses(proto.RuntimeService.service);
   const imageService = withPreEncodedResponses(proto.ImageService.service);
   server.addService(runtimeService, implement(runtimeService, runtimeServiceHandlers, runtimeServiceStreams, inst));
-  server.addService(imageService, implement(imageService, imageServiceHandlers, {}, inst));
+  server.addService(imageService, implement(imageService, imageServiceHandlers, imageServiceStreams, inst));
   return { grpc: server, inflight, setReady: () => { ready = true; } };
 }

@@ -35,6 +35,29 @@ export class CriClient {
     return unary(this.imageClient, method, request, options);
   }
 
+  /** A server-streaming call, read to its end: every message, in order. */
+  runtimeStream<R = unknown>(method: string, request: unknown, options: CallOptions = {}): Promise<R[]> {
+    return readStream<R>(this.runtimeClient, method, request, options);
+  }
+
+  imageStream<R = unknown>(method: string, request: unknown, options: CallOptions = {}): Promise<R[]> {
+    return readStream<R>(this.imageClient, method, request, options);
+  }
+
+  /** A server-streaming RuntimeService call read as the raw messages on the wire (sizes, batch bounds). */
+  runtimeStreamBytes(method: string, request: unknown, options: CallOptions = {}): Promise<Buffer[]> {
+    const definition = loadCriProto().runtime.v1.RuntimeService.service[method as 'StreamContainers'];
+    if (!definition) return Promise.reject(new Error(`no method ${method}`));
+    return new Promise((resolve, reject) => {
+      const call = this.runtimeClient.makeServerStreamRequest(definition.path, definition.requestSerialize as (r: unknown) => Buffer, (b: Buffer) => b, request,
+        options.metadata ?? new grpc.Metadata(), { deadline: Date.now() + (options.deadlineMs ?? 60_000) });
+      const messages: Buffer[] = [];
+      call.on('data', (m: Buffer) => messages.push(m));
+      call.on('error', reject);
+      call.on('end', () => resolve(messages));
+    });
+  }
+
   close(): void {
     this.runtimeClient.close();
     this.imageClient.close();
@@ -49,6 +72,21 @@ function unary<R>(client: grpc.Client, method: string, request: unknown, options
       if (err) reject(err);
       else resolve(value);
     });
+  });
+}
+
+function readStream<R>(client: grpc.Client, method: string, request: unknown, options: CallOptions): Promise<R[]> {
+  return new Promise((resolve, reject) => {
+    const fn = (client as unknown as Record<string, (...args: unknown[]) => grpc.ClientReadableStream<R>>)[method];
+    if (!fn) {
+      reject(new Error(`no streaming method ${method}`));
+      return;
+    }
+    const call = fn.call(client, request, options.metadata ?? new grpc.Metadata(), { deadline: Date.now() + (options.deadlineMs ?? 60_000) });
+    const messages: R[] = [];
+    call.on('data', (m: R) => messages.push(m));
+    call.on('error', reject);
+    call.on('end', () => resolve(messages));
   });
 }
 

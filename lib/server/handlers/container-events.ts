@@ -4,6 +4,7 @@ import type { DeliveredEvent, EventSnapshot, Snapshotter } from '../../stats/ind
 import type { CallContext } from '../context.js';
 import { containerStatusToWire } from './container-common.js';
 import { podStatus } from './pod-status.js';
+import { whenDrained } from '../stream-batches.js';
 
 function toWire(event: DeliveredEvent): ContainerEventResponse {
   return {
@@ -27,18 +28,6 @@ function snapshotter(services: Services): Snapshotter {
     }
     return { podSandboxStatus: pod, containersStatuses: services.containers.list({ podId: event.podId }).map(containerStatusToWire) };
   };
-}
-
-function whenDrained(drained: () => Promise<void>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    signal.addEventListener('abort', done, { once: true });
-    void drained().then(done);
-  });
 }
 
 /**

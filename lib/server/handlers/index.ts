@@ -36,6 +36,12 @@ import { containerStatus } from './container-status.js';
 import { containerUpdate } from './container-update.js';
 import { containerReopenLog } from './container-reopen-log.js';
 import { execSync } from './exec-sync.js';
+import { containerStream } from './container-stream.js';
+import { podStream } from './pod-stream.js';
+import { containerStatsStream } from './container-stats-stream.js';
+import { podStatsStream } from './pod-stats-stream.js';
+import { podMetricsStream } from './pod-metrics-stream.js';
+import { imageStream } from './image-stream.js';
 
 // Handlers are typed per file; the table erases the message types for registration.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -75,6 +81,11 @@ export const runtimeServiceHandlers: Record<string, AnyUnary> = {
 
 export const runtimeServiceStreams: Record<string, AnyStream> = {
   GetContainerEvents: containerEvents,
+  StreamPodSandboxes: podStream,
+  StreamContainers: containerStream,
+  StreamContainerStats: containerStatsStream,
+  StreamPodSandboxStats: podStatsStream,
+  StreamPodSandboxMetrics: podMetricsStream,
 };
 
 export const imageServiceHandlers: Record<string, AnyUnary> = {
@@ -83,4 +94,8 @@ export const imageServiceHandlers: Record<string, AnyUnary> = {
   ImageStatus: imageStatus,
   RemoveImage: imageRemove,
   ImageFsInfo: imageFsInfo,
+};
+
+export const imageServiceStreams: Record<string, AnyStream> = {
+  StreamImages: imageStream,
 };

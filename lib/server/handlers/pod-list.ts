@@ -1,4 +1,5 @@
 import type { ListPodSandboxRequest__Output } from '../../generated/runtime/v1/ListPodSandboxRequest.js';
+import type { PodSandboxFilter__Output } from '../../generated/runtime/v1/PodSandboxFilter.js';
 import type { PodSandbox } from '../../generated/runtime/v1/PodSandbox.js';
 import type { PodRecord } from '../../sandbox/index.js';
 import { loadCriProto } from '../proto.js';
@@ -17,14 +18,18 @@ function podToWire(pod: PodRecord): PodSandbox {
   };
 }
 
-// A pod's listed fields are fixed at creation but for its state.
-const encoder = new ListEncoder<PodRecord, PodSandbox>(
+/** A pod's listed fields are fixed at creation but for its state. Shared with StreamPodSandboxes. */
+export const podEncoder = new ListEncoder<PodRecord, PodSandbox>(
   (wire) => loadCriProto().runtime.v1.RuntimeService.service.ListPodSandbox!.responseSerialize({ items: [wire] }),
   podToWire,
   (pod) => pod.state,
 );
 
+/** The pods a ListPodSandbox or StreamPodSandboxes filter selects. */
+export function filteredPods(f: PodSandboxFilter__Output | null | undefined, ctx: CallContext): PodRecord[] {
+  return ctx.services.pods.list({ id: f?.id || undefined, state: f?.state?.state, labelSelector: f?.label_selector });
+}
+
 export function podList(req: ListPodSandboxRequest__Output, ctx: CallContext): Buffer {
-  const f = req.filter;
-  return encoder.encode(ctx.services.pods.list({ id: f?.id || undefined, state: f?.state?.state, labelSelector: f?.label_selector }));
+  return podEncoder.encode(filteredPods(req.filter, ctx));
 }
