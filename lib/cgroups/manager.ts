@@ -11,6 +11,15 @@ function errno(err: unknown): string | undefined {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The kernel refused a limit: which file, which value, and its errno (EBUSY, EINVAL...). */
+export class CgroupWriteError extends InternalError {
+  readonly errno: string | undefined;
+  constructor(readonly file: string, readonly value: string, readonly path: string, cause: unknown) {
+    super(`setting ${file}=${value} on cgroup ${path}: ${messageOf(cause)}`, { cause });
+    this.errno = errno(cause);
+  }
+}
+
 /**
  * cgroupfs create/update/delete/read for one host layout. Paths are relative to each
  * hierarchy's root (`/kubepods/pod1`); v1 makes the directory in every mounted hierarchy.
@@ -124,7 +133,7 @@ export class CgroupManager {
           i++;
           continue;
         }
-        throw new InternalError(`setting ${w.file}=${w.value} on cgroup ${path}: ${messageOf(err)}`, { cause: err });
+        throw new CgroupWriteError(w.file, w.value, path, err);
       }
     }
   }

@@ -55,19 +55,25 @@ function add(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
   return a + b;
 }
 
+/** A limit raised by the overhead; no limit (unbounded) stays none, whatever the overhead. */
+function addToLimit(limit: bigint | undefined, overhead: bigint | undefined): bigint | undefined {
+  return limit === undefined ? undefined : add(limit, overhead);
+}
+
 /**
  * The pod cgroup's limits: the containers' sum plus the pod overhead. Quotas are added at a
- * common period so the rates add up.
+ * common period so the rates add up. Shares (requests) always take the overhead; a limit
+ * only when the containers have one, as kubelet sizes pod cgroups.
  */
 export function podResources(resources: CgroupResources, overhead: CgroupResources): CgroupResources {
   const period = resources.cpuPeriod ?? overhead.cpuPeriod;
   const scaled = (r: CgroupResources) => (r.cpuQuota !== undefined && period !== undefined ? (r.cpuQuota * period) / (r.cpuPeriod ?? period) : r.cpuQuota);
   return {
     cpuShares: add(resources.cpuShares, overhead.cpuShares),
-    cpuQuota: add(scaled(resources), scaled(overhead)),
+    cpuQuota: addToLimit(scaled(resources), scaled(overhead)),
     cpuPeriod: period,
-    memoryLimit: add(resources.memoryLimit, overhead.memoryLimit),
-    memorySwapLimit: add(resources.memorySwapLimit, overhead.memorySwapLimit),
+    memoryLimit: addToLimit(resources.memoryLimit, overhead.memoryLimit),
+    memorySwapLimit: addToLimit(resources.memorySwapLimit, overhead.memorySwapLimit),
     cpusetCpus: resources.cpusetCpus ?? overhead.cpusetCpus,
     cpusetMems: resources.cpusetMems ?? overhead.cpusetMems,
     hugepageLimits: resources.hugepageLimits ?? overhead.hugepageLimits,

@@ -1,6 +1,7 @@
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { LinuxSandboxSecurityContext__Output } from '../generated/runtime/v1/LinuxSandboxSecurityContext.js';
 import type { IdMappings } from '../oci/index.js';
+import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources.js';
 
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
 export type PodState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
@@ -52,7 +53,18 @@ export interface PodRecord {
   securityContext: LinuxSandboxSecurityContext__Output | null;
   /** The PodSandboxConfig exactly as RunPodSandbox received it. */
   config: PodSandboxConfig__Output;
+  /**
+   * The pod-level resources the pod cgroup was last set to, once an UpdatePodSandboxResources
+   * changed them (absent: still those of `config.linux`).
+   */
+  resources?: PodResources;
   lifecycle: PodLifecycle;
+}
+
+/** Pod-level resources as CRI carries them: the containers' sum and the pod overhead. */
+export interface PodResources {
+  resources: LinuxContainerResources__Output | null;
+  overhead: LinuxContainerResources__Output | null;
 }
 
 /** What the sandbox has set up, so teardown (and recovery after a crash) undoes only that. */

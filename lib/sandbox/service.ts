@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { CgroupManager } from '../cgroups/index.js';
 import { fromCri, podCgroupPath, podResources } from '../cgroups/index.js';
 import type { Config } from '../config/index.js';
-import { InternalError, RuntimeError, UnavailableError, AlreadyExistsError, FailedPreconditionError, messageOf, isRuntimeError } from '../errors/index.js';
+import { InternalError, RuntimeError, UnavailableError, AlreadyExistsError, FailedPreconditionError, NotFoundError, messageOf, isRuntimeError } from '../errors/index.js';
 import type { RunPodSandboxRequest__Output } from '../generated/runtime/v1/RunPodSandboxRequest.js';
 import type { Logger } from '../log/index.js';
 import type { RecordTable, StateStore } from '../state/index.js';
@@ -15,7 +15,8 @@ import { KeyedMutex } from './locks.js';
 import { ensurePrivateMount, mountPoints, unmountAll } from './mounts.js';
 import { namespacePaths, pinNamespaces, unpinNamespaces } from './namespaces.js';
 import type { CniNetwork, PodNetworkRequest } from './network/index.js';
-import type { PodRecord, PodState } from './record.js';
+import type { PodRecord, PodResources, PodState } from './record.js';
+import { podCgroupLimits, resizePodCgroup } from './resize.js';
 import { nameKey, planPod, type PodPlan } from './request.js';
 import { applySysctls } from './sysctl.js';
 import { runCommand } from '../process/index.js';
@@ -395,6 +396,22 @@ export class SandboxService {
     await unpinNamespaces(pod.namespacePaths);
     await this.deps.cgroups.remove(pod.cgroupPath, pod.lifecycle.cgroupCreated);
     rmSync(pod.lifecycle.podDir, { recursive: true, force: true });
+  }
+
+  /** UpdatePodSandboxResources: the pod cgroup's limits change in place, serialized with the pod's stop and removal. */
+  async updateResources(idOrPrefix: string, update: PodResources, log: Logger): Promise<void> {
+    const pod = this.get(idOrPrefix);
+    await this.mutex.run(pod.id, async () => {
+      if (!this.pods.has(pod.id)) throw new NotFoundError(`pod sandbox ${pod.id} was removed`);
+      pod.resources = resizePodCgroup(this.deps.cgroups, pod, update);
+      this.table.put(pod);
+    });
+    log.child({ pod: pod.id }).info({ resources: pod.resources }, 'pod sandbox resources updated');
+  }
+
+  /** The pod cgroup's CPU and memory settings as the kernel reports them. */
+  cgroupLimits(pod: PodRecord): Record<string, string> {
+    return podCgroupLimits(this.deps.cgroups, pod.cgroupPath);
   }
 
   /** The pod CIDR kubelet hands over (UpdateRuntimeConfig), kept for the network setup and restarts. */

@@ -8,7 +8,7 @@ import { TestDaemon, DAEMON_MAIN, makeTestDirs, removeTestDirs } from '../helper
 import { rawGrpcCall } from '../helpers/grpc-raw.js';
 import { loadCriProto } from '../../lib/server/proto.js';
 import { packageVersion } from '../../lib/daemon/version.js';
-import { imageServiceHandlers, runtimeServiceHandlers, runtimeServiceStreams } from '../../lib/server/handlers/index.js';
+import { imageServiceHandlers, imageServiceStreams, runtimeServiceHandlers, runtimeServiceStreams } from '../../lib/server/handlers/index.js';
 
 let daemon: TestDaemon;
 
@@ -77,7 +77,7 @@ test('every RPC without a handler answers UNIMPLEMENTED naming the RPC', async (
   const proto = loadCriProto().runtime.v1;
   const services: [grpc.ServiceDefinition, grpc.Client, Record<string, unknown>][] = [
     [proto.RuntimeService.service, daemon.client.runtimeClient, { ...runtimeServiceHandlers, ...runtimeServiceStreams }],
-    [proto.ImageService.service, daemon.client.imageClient, imageServiceHandlers],
+    [proto.ImageService.service, daemon.client.imageClient, { ...imageServiceHandlers, ...imageServiceStreams }],
   ];
   for (const [definition, client, handlers] of services) {
     for (const [name, method] of Object.entries(definition)) {

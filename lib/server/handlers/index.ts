@@ -11,6 +11,7 @@ import { runtimeStatus } from './runtime-status.js';
 import { runtimeConfig } from './runtime-config.js';
 import { podRun } from './pod-run.js';
 import { podStop } from './pod-stop.js';
+import { podUpdateResources } from './pod-update-resources.js';
 import { podRemove } from './pod-remove.js';
 import { podStatus } from './pod-status.js';
 import { podList } from './pod-list.js';
@@ -57,6 +58,7 @@ export const runtimeServiceHandlers: Record<string, AnyUnary> = {
   StopPodSandbox: podStop,
   RemovePodSandbox: podRemove,
   PodSandboxStatus: podStatus,
+  UpdatePodSandboxResources: podUpdateResources,
   ListPodSandbox: podList,
   UpdateRuntimeConfig: runtimeUpdateConfig,
   ContainerStats: containerStats,

@@ -5,6 +5,7 @@ import { nanosToWire, nowNanos } from '../../util/time.js';
 import type { CallContext } from '../context.js';
 import type { PodRecord } from '../../sandbox/index.js';
 import type { UserNamespace } from '../../generated/runtime/v1/UserNamespace.js';
+import { currentPodResources } from '../../sandbox/index.js';
 
 function usernsOptions(pod: PodRecord): UserNamespace {
   const ns = pod.userNamespace;
@@ -32,7 +33,10 @@ export function podStatus(req: PodSandboxStatusRequest__Output, ctx: CallContext
   };
   if (req.verbose) {
     const { config: _config, ...details } = pod;
-    response.info = { info: JSON.stringify({ ...details, podCidr: ctx.services.pods.podCidr() }) };
+    // CRI's PodSandboxStatus carries no resources: the pod-level ones (as last set, and as
+    // the pod cgroup reports them) travel here.
+    const resources = { ...currentPodResources(pod), cgroup: ctx.services.pods.cgroupLimits(pod) };
+    response.info = { info: JSON.stringify({ ...details, resources, podCidr: ctx.services.pods.podCidr() }) };
   }
   return response;
 }

@@ -1,0 +1,9 @@
+import type { UpdatePodSandboxResourcesRequest__Output } from '../../generated/runtime/v1/UpdatePodSandboxResourcesRequest.js';
+import type { UpdatePodSandboxResourcesResponse } from '../../generated/runtime/v1/UpdatePodSandboxResourcesResponse.js';
+import { requireField } from '../../util/ids.js';
+import type { CallContext } from '../context.js';
+
+export async function podUpdateResources(req: UpdatePodSandboxResourcesRequest__Output, ctx: CallContext): Promise<UpdatePodSandboxResourcesResponse> {
+  await ctx.services.pods.updateResources(requireField(req.pod_sandbox_id, 'pod_sandbox_id'), { resources: req.resources, overhead: req.overhead }, ctx.log);
+  return {};
+}
