@@ -128,6 +128,7 @@ function finish(raw: Table, runtimesRaw: Table | undefined, registriesRaw: unkno
   requirePositiveInteger('runtime.pids_limit', config.runtime.pids_limit, true);
   if (config.runtime.idmap_mount_helper) requireAbsolute('runtime.idmap_mount_helper', config.runtime.idmap_mount_helper);
   stringArray(config.runtime.default_capabilities, 'runtime.default_capabilities');
+  stringArray(config.runtime.cdi_spec_dirs, 'runtime.cdi_spec_dirs').forEach((d, i) => requireAbsolute(`runtime.cdi_spec_dirs[${i}]`, d));
   config.runtime.default_capabilities = config.runtime.default_capabilities.map((c) => c.toUpperCase().replace(/^CAP_/, ''));
   requireAbsolute('network.conf_dir', config.network.conf_dir);
   stringArray(config.network.bin_dirs, 'network.bin_dirs').forEach((d, i) => requireAbsolute(`network.bin_dirs[${i}]`, d));

@@ -68,6 +68,8 @@ export interface Config {
      * built by `make`); empty: `native/idmap-mount` of this installation.
      */
     idmap_mount_helper: string;
+    /** Directories of CDI spec files, later ones overriding earlier ones (`/etc/cdi`, `/var/run/cdi`, as the peers). */
+    cdi_spec_dirs: string[];
   };
   runtimes: Record<string, RuntimeHandlerConfig>;
   network: {
@@ -132,6 +134,7 @@ export function defaultConfig(): Config {
       pids_limit: 0,
       infra_image: '',
       idmap_mount_helper: '',
+      cdi_spec_dirs: ['/etc/cdi', '/var/run/cdi'],
     },
     runtimes: {
       runc: runtimeHandlerDefaults('/usr/sbin/runc', '/run/runcri/runc'),

@@ -19,6 +19,7 @@ import { IdmappedRootfs } from './idmapped-rootfs.js';
 import { loadSeccompProfile, mtimeNanos, prepareMounts, processAlive, releaseShared, resolveLogPath } from './host-prep.js';
 import type { ContainerRecord, ContainerStateName } from './record.js';
 import { readFileInRoot } from './rootfs-files.js';
+import { resolveCdiRequest } from '../cdi/index.js';
 import { buildSpec, ociResources, seccompChoice, type ResolvedDevice, type RuntimeDefaults } from './spec/index.js';
 
 export interface ContainerServiceDeps {
@@ -305,7 +306,8 @@ export class ContainerService {
     c.propagatedSources = propagated;
     c.madeShared = madeShared;
     if (madeShared.length > 0) this.persist(c);
-    const devices: ResolvedDevice[] = config.devices.flatMap((d) => {
+    const cdi = resolveCdiRequest(config, this.deps.config.runtime.cdi_spec_dirs);
+    const devices: ResolvedDevice[] = cdi.hostDevices.flatMap((d) => {
       if (!existsSync(d.host_path)) throw new InvalidArgumentError(`device ${d.host_path} does not exist on the host`);
       return resolveHostDevices(d.host_path, d.container_path || d.host_path, d.permissions);
     });
@@ -334,6 +336,7 @@ export class ContainerService {
       ...(choice.kind === 'localhost' && !sc?.privileged ? { localhostSeccomp: loadSeccompProfile(choice.path) } : {}),
       ...(targetPid ? { targetPid } : {}),
       handler: this.handlerFeatures(c.runtimeHandler),
+      cdi: cdi.edits,
     });
     for (const w of result.warnings) log.warn(w);
     const owner = userns ? hostRoot(userns) : undefined;

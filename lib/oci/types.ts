@@ -114,12 +114,30 @@ export interface OciLinux {
   rootfsPropagation?: string;
 }
 
+export interface OciHook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+/** Lifecycle hooks the runtime runs (CDI devices may bring some). */
+export interface OciHooks {
+  prestart?: OciHook[];
+  createRuntime?: OciHook[];
+  createContainer?: OciHook[];
+  startContainer?: OciHook[];
+  poststart?: OciHook[];
+  poststop?: OciHook[];
+}
+
 export interface OciSpec {
   ociVersion: string;
   process: OciProcess;
   root: { path: string; readonly: boolean };
   hostname?: string;
   mounts: OciMount[];
+  hooks?: OciHooks;
   annotations: Record<string, string>;
   linux: OciLinux;
 }

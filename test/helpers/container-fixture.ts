@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { TestDaemon, makeTestDirs, removeTestDirs, type TestDirs } from './daemon.js';
+import { TestDaemon, makeTestDirs, removeTestDirs, type DaemonOptions, type TestDirs } from './daemon.js';
 import { TestRegistry } from './registry.js';
 import { buildImage, makeLayer, pushImage, type EntrySpec, type RuntimeConfig } from './oci-image.js';
 import { removeTestNetwork, writeTestNetwork, type TestNetwork } from './cni.js';
@@ -37,7 +37,7 @@ export class ContainerFixture {
 
   private constructor(readonly registry: TestRegistry, readonly dirs: TestDirs, readonly net: TestNetwork, public daemon: TestDaemon) {}
 
-  static async start(images: Record<string, RuntimeConfig>): Promise<ContainerFixture> {
+  static async start(images: Record<string, RuntimeConfig>, daemonOptions: Pick<DaemonOptions, 'toml'> = {}): Promise<ContainerFixture> {
     const registry = await TestRegistry.start();
     try {
       const base = await makeLayer(fullBusybox());
@@ -52,7 +52,7 @@ export class ContainerFixture {
     const net = writeTestNetwork({ confDir: dirs.cniConf, stateDir: dirs.base });
     let daemon: TestDaemon;
     try {
-      daemon = await TestDaemon.start({ dirs });
+      daemon = await TestDaemon.start({ dirs, ...daemonOptions });
     } catch (err) {
       removeTestNetwork(net);
       removeTestDirs(dirs);

@@ -102,3 +102,9 @@ test('oom_score_adj is clamped to the daemon\'s own only when lowering it is ref
   assert.equal(clampOomScoreAdj(500, { restricted: true, own: 0 }), 500);
   assert.equal(clampOomScoreAdj(-998, { restricted: false, own: 0 }), -998);
 });
+
+test('CDI spec directories default to /etc/cdi then /var/run/cdi; each must be absolute', () => {
+  assert.deepEqual(configFromToml('').runtime.cdi_spec_dirs, ['/etc/cdi', '/var/run/cdi']);
+  assert.deepEqual(configFromToml('[runtime]\ncdi_spec_dirs = ["/opt/cdi"]').runtime.cdi_spec_dirs, ['/opt/cdi']);
+  assert.throws(() => configFromToml('[runtime]\ncdi_spec_dirs = ["cdi"]'), (err: unknown) => err instanceof ConfigError && err.key === 'runtime.cdi_spec_dirs[0]');
+});

@@ -7,6 +7,7 @@ import type { Mount__Output } from '../../lib/generated/runtime/v1/Mount.js';
 import type { PodSandboxConfig__Output } from '../../lib/generated/runtime/v1/PodSandboxConfig.js';
 import { buildSpec, type RuntimeDefaults, type SpecInput } from '../../lib/container/spec/index.js';
 import { InvalidArgumentError, FailedPreconditionError } from '../../lib/errors/index.js';
+import type { CdiEdits } from '../../lib/cdi/index.js';
 
 function securityContext(p: Partial<LinuxContainerSecurityContext__Output> = {}): LinuxContainerSecurityContext__Output {
   return {
@@ -267,7 +268,66 @@ test('devices from the request become nodes and allow rules', () => {
   assert.deepEqual(spec.linux.devices, [{ type: 'c', path: '/dev/fuse', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 }]);
   assert.deepEqual(spec.linux.resources.devices, [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' }]);
   assert.throws(() => buildSpec(input(container(), { devices: [{ ...dev, permissions: 'rwx' }] })), /permissions/);
-  assert.throws(() => buildSpec(input(container({ CDI_devices: [{ name: 'vendor.com/gpu=0' }] }))), /CDI devices are not supported/);
+});
+
+function cdiEdits(p: Partial<CdiEdits> = {}): CdiEdits {
+  return { devices: ['vendor.com/dev=x'], env: [], deviceNodes: [], mounts: [], hooks: [], additionalGids: [], ...p };
+}
+
+test('CDI edits are applied last: variables set over the image\'s, nodes and rules added, a node at the same path replaced', () => {
+  const requested = { hostPath: '/dev/null', containerPath: '/dev/gpu0', permissions: 'rwm', type: 'c' as const, major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 };
+  const { spec } = buildSpec(input(container(), {
+    devices: [requested],
+    cdi: cdiEdits({
+      env: ['A=cdi', 'VENDOR_VISIBLE=0'],
+      deviceNodes: [
+        { path: '/dev/gpu0', hostPath: '/dev/vendor0', type: 'c', major: 195, minor: 0, fileMode: 0o660, access: 'rw' },
+        { path: '/dev/vendorctl', hostPath: '/dev/vendorctl', type: 'c', major: 195, minor: 255, access: '' },
+      ],
+    }),
+  }));
+  assert.deepEqual(spec.process.env.filter((e) => e.startsWith('A=') || e.startsWith('VENDOR')), ['A=cdi', 'VENDOR_VISIBLE=0']);
+  assert.deepEqual(spec.linux.devices, [
+    { type: 'c', path: '/dev/gpu0', major: 195, minor: 0, fileMode: 0o660 },
+    { type: 'c', path: '/dev/vendorctl', major: 195, minor: 255 },
+  ]);
+  assert.deepEqual(spec.linux.resources.devices!.slice(-1), [{ allow: true, type: 'c', major: 195, minor: 0, access: 'rw' }], 'a node with permissions none gets no rule');
+});
+
+test('CDI mounts replace a mount at the same path and keep parents before children; hooks and GIDs join the spec', () => {
+  const { spec, user } = buildSpec(input(container({ mounts: [mount({ container_path: '/opt/vendor/lib', host_path: '/srv/old' })] }, { run_as_user: { value: '1000' } }), {
+    cdi: cdiEdits({
+      deviceNodes: [{ path: '/dev/gpu0', hostPath: '/dev/gpu0', type: 'c', major: 195, minor: 0, access: 'rwm' }],
+      mounts: [
+        { hostPath: '/usr/lib/vendor', containerPath: '/opt/vendor/lib', options: ['ro', 'nosuid'] },
+        { hostPath: '/usr/share/vendor', containerPath: '/opt', options: ['ro', 'rbind'] },
+        { hostPath: 'tmpfs', containerPath: '/scratch', type: 'tmpfs', options: ['size=1m'] },
+      ],
+      hooks: [
+        { hookName: 'createContainer', path: '/usr/bin/vendor-hook', args: ['vendor-hook', 'create'], env: ['X=1'], timeout: 5 },
+        { hookName: 'poststop', path: '/usr/bin/vendor-hook', args: [], env: [] },
+      ],
+      additionalGids: [0, 44, 44, 1000],
+    }),
+  }));
+  const dests = spec.mounts.map((m) => m.destination);
+  assert.ok(dests.indexOf('/opt') < dests.indexOf('/opt/vendor/lib'), 'parent first');
+  assert.deepEqual(spec.mounts.filter((m) => m.destination === '/opt/vendor/lib'), [{ destination: '/opt/vendor/lib', type: 'bind', source: '/usr/lib/vendor', options: ['ro', 'nosuid', 'bind'] }]);
+  assert.deepEqual(spec.mounts.find((m) => m.destination === '/scratch'), { destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] });
+  assert.deepEqual(spec.hooks, {
+    createContainer: [{ path: '/usr/bin/vendor-hook', args: ['vendor-hook', 'create'], env: ['X=1'], timeout: 5 }],
+    poststop: [{ path: '/usr/bin/vendor-hook' }],
+  });
+  assert.deepEqual(spec.linux.devices.find((d) => d.path === '/dev/gpu0'), { type: 'c', path: '/dev/gpu0', major: 195, minor: 0, uid: 1000, gid: 1000 }, 'owned by the container user');
+  // alice's own groups (1000, users, wheel), then the device's 44 once; 0 is ignored
+  assert.deepEqual(spec.process.user.additionalGids, [1000, 100, 10, 44]);
+  assert.deepEqual(user.groups, [1000, 100, 10, 44]);
+});
+
+test('no CDI devices, no CDI edits: the spec is what it was', () => {
+  const plain = buildSpec(input(container())).spec;
+  assert.deepEqual(buildSpec(input(container(), { cdi: cdiEdits({ devices: [] }) })).spec, plain);
+  assert.equal(plain.hooks, undefined);
 });
 
 test('sysctls: namespaced ones pass, host-namespace and non-namespaced ones are refused', () => {

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../../errors/index.js';
 import type { OciDevice, OciDeviceRule, OciSpec } from '../../oci/types.js';
+import { applyCdiEdits } from './cdi.js';
 import { planMounts, rootfsPropagation } from './mounts.js';
 import { planNamespaces } from './namespaces.js';
 import { processArgs, processCwd, processEnv } from './process.js';
@@ -25,7 +26,6 @@ export function buildSpec(input: SpecInput): SpecResult {
   if (privileged && !pod.config.linux?.security_context?.privileged) {
     throw new InvalidArgumentError('a privileged container needs a privileged pod sandbox');
   }
-  if (container.CDI_devices.length > 0) throw new InvalidArgumentError('CDI devices are not supported by runcri');
   const warnings = lsmWarnings(sc);
   const user = resolveUser(sc, image.User, input.identity);
   const caps = capabilities(sc, defaults.capabilities, defaults.daemonCapabilities);
@@ -89,7 +89,9 @@ export function buildSpec(input: SpecInput): SpecResult {
       ...(rootfsPropagation(container.mounts) ? { rootfsPropagation: rootfsPropagation(container.mounts) } : {}),
     },
   };
-  return { spec, user, volumeDirs, warnings, stopSignal: stopSignal(container.stop_signal, image.StopSignal) };
+  // CDI edits come last, over everything else, as CDI prescribes.
+  const withCdi = applyCdiEdits(spec, user, input.cdi);
+  return { spec: withCdi.spec, user: withCdi.user, volumeDirs, warnings, stopSignal: stopSignal(container.stop_signal, image.StopSignal) };
 }
 
 function deviceNode(d: ResolvedDevice): OciDevice {

@@ -1,5 +1,6 @@
 import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig__Output } from '../../generated/runtime/v1/PodSandboxConfig.js';
+import type { CdiEdits } from '../../cdi/types.js';
 import type { OciDevice, OciIdMapping, OciMount, OciRlimit, OciSeccomp, OciSeccompRule, OciSpec } from '../../oci/types.js';
 
 /** The image's runtime config (the `config` object of an OCI image config). */
@@ -91,6 +92,8 @@ export interface SpecInput {
   targetPid?: number;
   /** What the pod's runtime handler was found to support. */
   handler?: { recursiveReadOnlyMounts: boolean };
+  /** The edits of the request's CDI devices, resolved on the host (lib/cdi). */
+  cdi?: CdiEdits;
 }
 
 export interface EffectiveUser {

@@ -1,6 +1,13 @@
 import type { StatusRequest__Output } from '../../generated/runtime/v1/StatusRequest.js';
 import type { StatusResponse } from '../../generated/runtime/v1/StatusResponse.js';
 import type { CallContext } from '../context.js';
+import { cdiRegistry } from '../../cdi/index.js';
+
+/** The CDI devices containers can ask for now, and the spec files that define none (and why). */
+function cdiReport(specDirs: readonly string[]): { spec_dirs: readonly string[]; devices: string[]; spec_errors: Record<string, string> } {
+  const view = cdiRegistry(specDirs).view();
+  return { spec_dirs: specDirs, devices: [...view.devices.keys()].sort(), spec_errors: Object.fromEntries(view.errors) };
+}
 
 export function runtimeStatus(req: StatusRequest__Output, ctx: CallContext): StatusResponse {
   const { services } = ctx;
@@ -23,13 +30,17 @@ export function runtimeStatus(req: StatusRequest__Output, ctx: CallContext): Sta
       return h.name === defaultName ? [{ name: '', features }, { name: h.name, features }] : [{ name: h.name, features }];
     }),
     // CreateContainer honours Merge and Strict and reports the effective groups in ContainerStatus.user.
-    features: { supplemental_groups_policy: true },
+    // Not user_namespaces_host_network (a pod in its own user namespace cannot use the node's network), not
+    // mount_options (Mount.mount_options is not applied). The Stream* list RPCs, in-place pod
+    // resize and CDI devices have no feature field in CRI: their RPCs and fields just work.
+    features: { supplemental_groups_policy: true, user_namespaces_host_network: false, mount_options: false },
   };
   if (req.verbose) {
     response.info = {
       config: JSON.stringify(services.config),
       streaming: JSON.stringify({ address: services.streaming.address }),
       runtime_handlers: JSON.stringify(handlers.map((h) => ({ name: h.name, path: h.config.path, problem: h.problem, userns_problem: h.usernsProblem, features: h.features }))),
+      cdi: JSON.stringify(cdiReport(services.config.runtime.cdi_spec_dirs)),
     };
   }
   return response;
