@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { runCommand } from '../process/index.js';
 import { unmountAll } from './mounts.js';
 import type { PodRecord } from './record.js';
+import { SYSCTL_WRITE_LOOP, requiredNamespaces, sysctlArguments, sysctlFailure, type SysctlWrite } from './sysctl.js';
 
 export type PinnedPaths = PodRecord['namespacePaths'];
 
@@ -19,18 +20,27 @@ export function namespacePaths(nsDir: string, podId: string, own: { net: boolean
 
 /**
  * What runs inside the new namespaces before they are pinned: the pod's hostname in its UTS
- * namespace, and its loopback interface up in its network namespace. The peers bring `lo` up
- * themselves, so a CNI configuration without the loopback plugin still gives pods a working
- * 127.0.0.1. The script is fixed; the hostname reaches it as an argument.
+ * namespace, its loopback interface up in its network namespace, then its sysctls. The peers
+ * bring `lo` up themselves, so a CNI configuration without the loopback plugin still gives
+ * pods a working 127.0.0.1. Sysctls are written here because /proc/sys shows the namespaces of
+ * the task that opens it, and this task is the one inside the pod's (while still seeing the
+ * node's /proc mount). The script is fixed; hostname and sysctls reach it as arguments.
  */
-const SETUP_SCRIPT = 'if [ -n "$1" ]; then hostname "$1" || exit; fi; if [ "$2" = up ]; then ip link set lo up || exit; fi';
+const SETUP_SCRIPT = [
+  'if [ -n "$1" ]; then hostname "$1" || exit 1; fi',
+  'if [ "$2" = up ]; then ip link set lo up || exit 1; fi',
+  'shift 2',
+  SYSCTL_WRITE_LOOP,
+].join('\n');
 
 /**
  * Creates and pins the net/ipc/uts namespaces in one `unshare`, which sets them up from
- * inside (hostname, loopback): they live on without any process.
+ * inside (hostname, loopback, sysctls): they live on without any process.
  */
-export async function pinNamespaces(paths: PinnedPaths, hostname: string | undefined): Promise<void> {
+export async function pinNamespaces(paths: PinnedPaths, hostname: string | undefined, sysctls: readonly SysctlWrite[] = []): Promise<void> {
   const args: string[] = [];
+  // Refuses a sysctl of a kind the pod does not get its own namespace of, before anything is made.
+  requiredNamespaces(sysctls, paths);
   for (const kind of ['net', 'ipc', 'uts'] as const) {
     const file = paths[kind];
     if (!file) continue;
@@ -40,7 +50,11 @@ export async function pinNamespaces(paths: PinnedPaths, hostname: string | undef
   if (args.length === 0) return;
   const name = paths.uts && hostname ? hostname : '';
   const loopback = paths.net ? 'up' : '';
-  await runCommand('unshare', [...args, 'sh', '-c', SETUP_SCRIPT, 'pod-namespace-setup', name, loopback], { timeoutMs: 30_000 });
+  try {
+    await runCommand('unshare', [...args, 'sh', '-c', SETUP_SCRIPT, 'pod-namespace-setup', name, loopback, ...sysctlArguments(sysctls)], { timeoutMs: 30_000 });
+  } catch (err) {
+    throw sysctlFailure(err);
+  }
 }
 
 /** Unmounts and deletes the pinned files; already gone is fine. */

@@ -71,14 +71,16 @@ export function planPod(req: RunPodSandboxRequest__Output, config: Config): PodP
     const value = pod.annotations[key];
     if (value) parseQuantity(value);
   }
+  const sysctls = planSysctls(pod.linux?.sysctls ?? {}, network, ipc);
   return {
-    config: pod,
+    // The record and the containers' specs carry the sysctls by their checked dot-form names.
+    config: pod.linux ? { ...pod, linux: { ...pod.linux, sysctls: sysctls.normalized } } : pod,
     metadata: { name: md.name, uid: md.uid, namespace: md.namespace, attempt: md.attempt },
     runtimeHandler: req.runtime_handler,
     namespaceOptions: { network, pid, ipc, targetId: ns?.target_id ?? '' },
     hostname,
     portMappings,
-    sysctls: planSysctls(pod.linux?.sysctls ?? {}, network, ipc),
+    sysctls,
     ...(userNamespace ? { userNamespace } : {}),
   };
 }

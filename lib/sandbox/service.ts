@@ -260,10 +260,13 @@ export class SandboxService {
     const paths = pod.namespacePaths;
     mkdirSync(pod.lifecycle.podDir, { recursive: true, mode: 0o755 });
     const networkSide = async () => {
-      await step('creating namespaces', () => (paths.user && plan.userNamespace
-        ? pinUserNamespace({ user: paths.user, net: paths.net, ipc: paths.ipc, uts: paths.uts }, plan.userNamespace, plan.hostname)
-        : pinNamespaces(paths, plan.hostname)), timings);
-      await step('applying sysctls', () => applySysctls(plan.sysctls, paths), timings);
+      if (paths.user && plan.userNamespace) {
+        await step('creating namespaces', () => pinUserNamespace({ user: paths.user!, net: paths.net, ipc: paths.ipc, uts: paths.uts }, plan.userNamespace!, plan.hostname), timings);
+        await step('applying sysctls', () => applySysctls(plan.sysctls, paths), timings);
+      } else {
+        // The setup step inside the new namespaces writes the sysctls too.
+        await step('creating namespaces', () => pinNamespaces(paths, plan.hostname, plan.sysctls.writes), timings);
+      }
       const [attachment] = await Promise.all([
         paths.net ? step('CNI ADD', () => this.deps.network.attach(this.networkRequest(pod)), timings) : undefined,
         paths.pid ? step('starting the infra process', async () => { pod.lifecycle.infraPid = await startInfra(paths); }, timings) : undefined,

@@ -213,8 +213,8 @@ describe('RunPodSandbox with a bridge network', () => {
     } finally {
       await removePod(id);
     }
-    const err = await expectCode(daemon.client.runtime('RunPodSandbox', { config: podConfig('sysctl2', { linux: { sysctls: { 'kernel.hostname': 'x' } } }) }), grpc.status.INVALID_ARGUMENT);
-    assert.match(err.details, /kernel\.hostname is not namespaced/);
+    const err = await expectCode(daemon.client.runtime('RunPodSandbox', { config: podConfig('sysctl2', { linux: { sysctls: { 'kernel.panic': '1' } } }) }), grpc.status.INVALID_ARGUMENT);
+    assert.match(err.details, /kernel\.panic is not namespaced/);
     await expectCode(daemon.client.runtime('RunPodSandbox', { config: podConfig('sysctl3', { linux: { sysctls: { 'net.ipv4.ip_forward': '1' }, security_context: { namespace_options: { network: 'NODE' } } } }) }), grpc.status.INVALID_ARGUMENT);
   });
 

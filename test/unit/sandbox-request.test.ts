@@ -5,7 +5,6 @@ import { defaultConfig } from '../../lib/config/index.js';
 import { InvalidArgumentError } from '../../lib/errors/index.js';
 import { hostsFile, resolvConf } from '../../lib/sandbox/files.js';
 import { planPod } from '../../lib/sandbox/request.js';
-import { planSysctls } from '../../lib/sandbox/sysctl.js';
 import type { RunPodSandboxRequest__Output } from '../../lib/generated/runtime/v1/RunPodSandboxRequest.js';
 import type { PodSandboxConfig__Output } from '../../lib/generated/runtime/v1/PodSandboxConfig.js';
 
@@ -29,17 +28,6 @@ it('writes hosts with localhost and the pod name on each pod IP', () => {
   assert.match(hosts, /^fd00::2\tweb$/m);
 });
 
-it('sorts sysctls by namespace, accepting slash-separated names, and refuses the rest', () => {
-  assert.deepEqual(planSysctls({ 'net.core.somaxconn': '1024', 'net/ipv4/conf/eth0.100/forwarding': '1', 'kernel.msgmax': '9', 'fs.mqueue.msg_max': '20' }, 'POD', 'POD'), {
-    net: [['net.core.somaxconn', '1024'], ['net.ipv4.conf.eth0/100.forwarding', '1']],
-    ipc: [['kernel.msgmax', '9'], ['fs.mqueue.msg_max', '20']],
-  });
-  assert.throws(() => planSysctls({ 'vm.swappiness': '1' }, 'POD', 'POD'), /not namespaced/);
-  assert.throws(() => planSysctls({ 'net.core.somaxconn': '1' }, 'NODE', 'POD'), /host network/);
-  assert.throws(() => planSysctls({ 'kernel.shmmax': '1' }, 'POD', 'NODE'), /host IPC/);
-  assert.throws(() => planSysctls({ 'net.core.somaxconn': '1\nkernel.x=1' }, 'POD', 'POD'), InvalidArgumentError);
-});
-
 it('plans a pod: defaults, the node\'s hostname when none is named, namespace modes, and the refusals', () => {
   const config = defaultConfig();
   const plan = planPod(request({}), config);
@@ -57,4 +45,11 @@ it('plans a pod: defaults, the node\'s hostname when none is named, namespace mo
   const linux = (ns: Record<string, string>) => ({ cgroup_parent: '', security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', target_id: '', userns_options: null, ...ns } } as never, sysctls: {}, overhead: null, resources: null });
   assert.throws(() => planPod(request({ linux: linux({ pid: 'TARGET' }) }), config), /TARGET/);
   assert.equal(planPod(request({ linux: linux({ pid: 'POD', network: 'NODE' }) }), config).namespaceOptions.pid, 'POD');
+});
+
+it('keeps the pod\'s sysctls in the config by their dot-form names', () => {
+  const linux = { cgroup_parent: '', security_context: null, sysctls: { 'net/ipv4/conf/all/forwarding': '1', 'kernel.shmmni': '4096' }, overhead: null, resources: null };
+  const plan = planPod(request({ linux }), defaultConfig());
+  assert.deepEqual(plan.config.linux?.sysctls, { 'net.ipv4.conf.all.forwarding': '1', 'kernel.shmmni': '4096' });
+  assert.deepEqual(plan.sysctls.writes.map((w) => w.path), ['/proc/sys/net/ipv4/conf/all/forwarding', '/proc/sys/kernel/shmmni']);
 });
