@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { detectOomScoreRestriction, type Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
-import { acquireRootLock, StateStore, type RootLock } from '../state/index.js';
+import { acquireRootLock, restrictRootDir, StateStore, type RootLock } from '../state/index.js';
 import { createCriServer, listenOnSocket, type CriServer, type SocketListener } from '../server/index.js';
 import { packageVersion } from './version.js';
 import { runtimeReadiness } from './readiness.js';
@@ -27,9 +27,10 @@ export interface Daemon {
  * recovery runs are answered UNAVAILABLE rather than with a half-rebuilt view.
  */
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
-  mkdirSync(config.root, { recursive: true, mode: 0o711 });
+  mkdirSync(config.root, { recursive: true, mode: 0o700 });
   mkdirSync(config.state_dir, { recursive: true, mode: 0o711 });
   const lock: RootLock = acquireRootLock(config.root);
+  restrictRootDir(config.root, config.state_dir);
   let store: StateStore | undefined;
   let listener: SocketListener | undefined;
   let server: CriServer | undefined;

@@ -1,2 +1,2 @@
 export { StateStore, RecordTable, type StoredRecord, type TableName } from './store.js';
-export { acquireRootLock, type RootLock } from './lock.js';
+export { acquireRootLock, restrictRootDir, type RootLock } from './lock.js';

@@ -1,5 +1,5 @@
-import { openSync, writeSync, closeSync, readFileSync, unlinkSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, openSync, writeSync, closeSync, readFileSync, unlinkSync, mkdirSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
 import { FailedPreconditionError } from '../errors/index.js';
 
 export interface RootLock {
@@ -21,7 +21,7 @@ function pidAlive(pid: number): boolean {
  * is taken over.
  */
 export function acquireRootLock(root: string): RootLock {
-  mkdirSync(root, { recursive: true, mode: 0o711 });
+  mkdirSync(root, { recursive: true, mode: 0o700 });
   const path = join(root, 'runcri.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -55,4 +55,20 @@ function isRuncri(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The root holds the state database, image layers and containers' files: only root may enter
+ * it (0700), and an install made with 0711 is changed at start. Nothing below it is reached by
+ * a pod's own IDs (user-namespaced pods see layers through an ID-mapped mount under state_dir,
+ * and overlayfs reaches upper dirs with the mounter's credentials), except state_dir itself
+ * when it is configured at or below root: it and its parents must be searchable by those IDs,
+ * so such a root stays 0711 (listing it is still refused; the database files are 0600).
+ */
+export function restrictRootDir(root: string, stateDir: string): number {
+  const rel = relative(root, stateDir);
+  const stateAtOrBelow = rel === '' || (rel !== '..' && !rel.startsWith('../') && !isAbsolute(rel));
+  const mode = stateAtOrBelow ? 0o711 : 0o700;
+  chmodSync(root, mode);
+  return mode;
 }

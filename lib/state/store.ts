@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, constants, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
@@ -76,6 +76,7 @@ export class StateStore {
   /** Opens (creating and migrating as needed) the database file. */
   static open(path: string): StateStore {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    makeDatabaseFilesPrivate(path);
     const db = new Database(path);
     // WAL with synchronous=NORMAL survives a killed process (not a power loss) without
     // an fsync per commit; FULL makes every acknowledged change survive power loss too.
@@ -106,6 +107,26 @@ export class StateStore {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/** The database and the files SQLite keeps beside it. */
+const DATABASE_SUFFIXES = ['', '-wal', '-shm', '-journal'] as const;
+
+/**
+ * The records hold every pod's and container's full spec (environment, commands): only root
+ * may read them. SQLite gives the -wal and -shm files it creates the mode of the database
+ * file, so a database file made 0600 before SQLite first opens it keeps all of them private;
+ * files an older runcri left 0644 are changed too.
+ */
+function makeDatabaseFilesPrivate(path: string): void {
+  closeSync(openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600));
+  for (const suffix of DATABASE_SUFFIXES) {
+    try {
+      chmodSync(`${path}${suffix}`, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
 }
 

@@ -1,11 +1,11 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { StateStore } from '../../lib/state/index.js';
+import { StateStore, restrictRootDir } from '../../lib/state/index.js';
 
 const WRITER = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'store-writer.js');
 
@@ -82,4 +82,29 @@ test('a database from a newer runcri is refused rather than misread', withDir((d
   (db as unknown as { db: { pragma(s: string): void } }).db.pragma('user_version = 99');
   db.close();
   assert.throws(() => StateStore.open(path), /schema version 99 is newer/);
+}));
+
+test('the database and the files SQLite keeps beside it are 0600, also where an older version left them 0644', withDir((dir) => {
+  const path = join(dir, 'state.db');
+  const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+  const store = StateStore.open(path);
+  store.setSetting('k', 'v');
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) assert.equal(mode(f), '600', f);
+  store.close();
+  chmodSync(path, 0o644);
+  writeFileSync(`${path}-journal`, '', { mode: 0o644 });
+  StateStore.open(path).close();
+  assert.equal(mode(path), '600');
+  assert.equal(mode(`${path}-journal`), '600');
+}));
+
+test('root is made 0700, or 0711 when state_dir is it or lies below it (user-namespaced pods walk through)', withDir((dir) => {
+  const root = join(dir, 'root');
+  mkdirSync(root, { mode: 0o755 });
+  assert.equal(restrictRootDir(root, join(dir, 'run')), 0o700);
+  assert.equal(statSync(root).mode & 0o777, 0o700);
+  assert.equal(restrictRootDir(root, join(root, 'run')), 0o711);
+  assert.equal(statSync(root).mode & 0o777, 0o711);
+  assert.equal(restrictRootDir(root, root), 0o711);
+  assert.equal(restrictRootDir(root, join(dir, 'root-sibling')), 0o700);
 }));
