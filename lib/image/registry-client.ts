@@ -134,6 +134,7 @@ export class RegistryClient {
     if (challenge.scheme !== 'bearer') throw new FailedPreconditionError(`${ep.host}: unsupported authentication scheme "${challenge.scheme}"`);
     const realm = challenge.params.realm;
     if (!realm) throw new FailedPreconditionError(`${ep.host}: bearer challenge without a realm`);
+    this.checkRealm(realm, ep, auth);
     const service = challenge.params.service ?? '';
     const key = `${realm}|${service}|${scope}|${credentialKey(auth)}`;
     const cached = this.tokens.get(key);
@@ -141,6 +142,28 @@ export class RegistryClient {
     const token = await this.fetchToken(realm, service, scope, auth, ep.insecure, signal);
     this.tokens.set(key, token);
     return token.header;
+  }
+
+  /**
+   * The token server is named by the registry's answer, so it must not become a way to
+   * downgrade: credentials (a password or an identity token) go to a plain-HTTP realm only
+   * when the registry itself was reached over plain HTTP or is marked insecure.
+   */
+  private checkRealm(realm: string, ep: Endpoint, auth: RegistryAuth | undefined): void {
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new FailedPreconditionError(`${ep.host}: bearer challenge with a realm that is not a URL: "${realm.slice(0, 200)}"`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new FailedPreconditionError(`${ep.host}: bearer challenge with a realm that is not an HTTP(S) URL: ${realm.slice(0, 200)}`);
+    }
+    const sendsSecret = !!auth && (!!auth.identityToken || !!basicCredentials(auth));
+    const registryOverTls = (this.schemeOf.get(ep.host) ?? 'https') === 'https';
+    if (sendsSecret && url.protocol === 'http:' && registryOverTls && !ep.insecure) {
+      throw new FailedPreconditionError(`${ep.host} is served over HTTPS but its token server ${realm} is plain HTTP: refusing to send credentials there (mark the registry insecure in the configuration to allow it)`);
+    }
   }
 
   /** An insecure registry's token server gets the same relaxed TLS, as in containers/image. */

@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { get as httpsGet } from 'node:https';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes, sign } from 'node:crypto';
@@ -154,6 +154,12 @@ export class TestRegistry {
       await new Promise((r) => setTimeout(r, 50));
     }
     return registry;
+  }
+
+  /** The PEM certificate a TLS registry serves (to make a client trust it); undefined without TLS. */
+  get tlsCertificate(): string | undefined {
+    const path = join(this.workDir, 'tls-cert.pem');
+    return existsSync(path) ? path : undefined;
   }
 
   /** Path of a blob's data file in the storage folder (to corrupt it on purpose). */
