@@ -32,6 +32,16 @@ export function checkRuntimeHandler(config: Config, handler: string): void {
   throw new InvalidArgumentError(`runtime handler "${handler}" is not configured (have: ${Object.keys(config.runtimes).join(', ')})`);
 }
 
+/**
+ * The pod's name, namespace and UID reach CNI plugins as `K=V;K=V` pairs in CNI_ARGS, which
+ * has no escaping: a `;` would add a pair of the caller's choosing (`IP=` asks host-local IPAM
+ * for an address) and a `=` makes plugins refuse the whole list. Kubernetes names and UIDs
+ * hold neither; NUL cannot be in an environment variable at all.
+ */
+function checkCniArgValue(field: string, value: string): void {
+  if (/[;=\0]/.test(value)) throw new InvalidArgumentError(`${field} "${value.slice(0, 200).replace(/\0/g, '\\0')}" must not contain ";", "=" or NUL`);
+}
+
 /** The kernel's HOST_NAME_MAX: sethostname(2) refuses anything longer. */
 const HOSTNAME_MAX_BYTES = 64;
 
@@ -42,6 +52,9 @@ export function planPod(req: RunPodSandboxRequest__Output, config: Config): PodP
   if (!md?.name) throw new InvalidArgumentError('config.metadata.name is required');
   if (!md.uid) throw new InvalidArgumentError('config.metadata.uid is required');
   if (!md.namespace) throw new InvalidArgumentError('config.metadata.namespace is required');
+  checkCniArgValue('config.metadata.name', md.name);
+  checkCniArgValue('config.metadata.namespace', md.namespace);
+  checkCniArgValue('config.metadata.uid', md.uid);
   checkRuntimeHandler(config, req.runtime_handler);
 
   const ns = pod.linux?.security_context?.namespace_options;

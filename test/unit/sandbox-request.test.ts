@@ -47,6 +47,16 @@ it('plans a pod: defaults, the node\'s hostname when none is named, namespace mo
   assert.equal(planPod(request({ linux: linux({ pid: 'POD', network: 'NODE' }) }), config).namespaceOptions.pid, 'POD');
 });
 
+it('refuses pod names, namespaces and UIDs that CNI_ARGS cannot carry, naming the field', () => {
+  const config = defaultConfig();
+  const md = (m: Partial<{ name: string; uid: string; namespace: string }>) => request({ metadata: { name: 'p', uid: 'u', namespace: 'n', attempt: 0, ...m } });
+  assert.throws(() => planPod(md({ name: 'web;IP=10.88.0.5' }), config), (err: Error) => err instanceof InvalidArgumentError && /config\.metadata\.name .* must not contain ";", "=" or NUL/.test(err.message));
+  assert.throws(() => planPod(md({ namespace: 'default;K8S_POD_NAME=other' }), config), /config\.metadata\.namespace/);
+  assert.throws(() => planPod(md({ uid: 'IP=10.88.0.5' }), config), /config\.metadata\.uid/);
+  assert.throws(() => planPod(md({ name: 'a\0b' }), config), /config\.metadata\.name "a\\0b"/);
+  assert.equal(planPod(md({ name: 'web-0.example', namespace: 'kube-system', uid: '0f8fad5b-d9cb-469f-a165-70867728950e' }), config).metadata.name, 'web-0.example');
+});
+
 it('keeps the pod\'s sysctls in the config by their dot-form names', () => {
   const linux = { cgroup_parent: '', security_context: null, sysctls: { 'net/ipv4/conf/all/forwarding': '1', 'kernel.shmmni': '4096' }, overhead: null, resources: null };
   const plan = planPod(request({ linux }), defaultConfig());

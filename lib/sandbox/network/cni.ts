@@ -4,7 +4,7 @@ import { UnavailableError } from '../../errors/index.js';
 import type { Logger } from '../../log/index.js';
 import { ResultCache } from './cache.js';
 import { discoverNetwork, parseNetworkConf, type Discovery, type NetworkConfList } from './conf.js';
-import { execPlugin, findPlugin, parseQuantity, pluginStdin, podIps, type CniCommand, type Invocation } from './exec.js';
+import { cniArgs, execPlugin, findPlugin, parseQuantity, pluginStdin, podIps, type CniCommand, type Invocation } from './exec.js';
 
 export interface PodNetworkRequest {
   podId: string;
@@ -103,7 +103,7 @@ export class CniNetwork implements NetworkReadiness {
       containerId: req.podId,
       netns,
       ifName: IF_NAME,
-      args: ['IgnoreUnknown=1', `K8S_POD_NAMESPACE=${req.namespace}`, `K8S_POD_NAME=${req.name}`, `K8S_POD_INFRA_CONTAINER_ID=${req.podId}`, `K8S_POD_UID=${req.uid}`].join(';'),
+      args: cniArgs([['IgnoreUnknown', '1'], ['K8S_POD_NAMESPACE', req.namespace], ['K8S_POD_NAME', req.name], ['K8S_POD_INFRA_CONTAINER_ID', req.podId], ['K8S_POD_UID', req.uid]]),
       capabilityArgs: capabilityArgs(req),
     };
   }

@@ -18,6 +18,16 @@ export interface Invocation {
   capabilityArgs: Record<string, unknown>;
 }
 
+/**
+ * CNI_ARGS from pairs. The format has no escaping (plugins split on ";", then on "="), so a
+ * value holding either would add or break pairs: such a pair is left out rather than passed
+ * on. RunPodSandbox refuses such names up front; this keeps a pod recorded before that from
+ * ever reaching a plugin with a pair it did not mean, and its DEL still runs.
+ */
+export function cniArgs(pairs: readonly (readonly [string, string])[]): string {
+  return pairs.filter(([, value]) => !/[;=\0]/.test(value)).map(([key, value]) => `${key}=${value}`).join(';');
+}
+
 /** A plugin reported an error (its JSON error on stdout) or could not run. */
 export class PluginError extends RuntimeError {
   constructor(readonly plugin: string, readonly command: CniCommand, message: string, readonly code?: number) {
