@@ -4,6 +4,7 @@ import type { Logger } from '../log/index.js';
 import type { Services } from '../daemon/services.js';
 import type { CallContext, StreamHandler, UnaryHandler } from './context.js';
 import { CODE_OF_KIND } from './status-codes.js';
+import { UndecodableRequest } from './request-check.js';
 
 /** Request fields that name the object an RPC is about; copied onto its log lines. */
 const ID_FIELDS = ['pod_sandbox_id', 'container_id'] as const;
@@ -13,17 +14,40 @@ function idsOf(request: unknown): Record<string, string> {
   if (request && typeof request === 'object') {
     for (const field of ID_FIELDS) {
       const value = (request as Record<string, unknown>)[field];
-      if (typeof value === 'string' && value) ids[field] = value;
+      if (typeof value === 'string' && value) ids[field] = bounded(value, MAX_LOGGED_ID_BYTES);
     }
   }
   return ids;
 }
 
+/** An ID longer than this is not one: its log lines keep only the start. */
+const MAX_LOGGED_ID_BYTES = 128;
+/**
+ * Error messages often quote the request (a name, a path); a client's metadata limit is small
+ * (grpc-js accepts 8 KiB of trailers by default), and a status too big to send would leave the
+ * call without one. The message keeps its start and says how much was cut.
+ */
+const MAX_DETAILS_BYTES = 2048;
+
+function bounded(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text);
+  if (bytes.length <= maxBytes) return text;
+  // toString drops a character cut in half at the end as U+FFFD: harmless in a message.
+  return `${bytes.subarray(0, maxBytes).toString()}… (${bytes.length - maxBytes} more bytes)`;
+}
+
 function toServiceError(err: unknown): grpc.ServiceError & { unexpected: boolean } {
   const unexpected = !isRuntimeError(err);
   const code = isRuntimeError(err) ? CODE_OF_KIND[err.kind] : grpc.status.INTERNAL;
-  const error = Object.assign(new Error(messageOf(err)), { code, details: messageOf(err), metadata: new grpc.Metadata(), unexpected });
+  const details = bounded(messageOf(err), MAX_DETAILS_BYTES);
+  const error = Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata(), unexpected });
   return error;
+}
+
+function undecodable(request: unknown): grpc.ServiceError | undefined {
+  if (!(request instanceof UndecodableRequest)) return undefined;
+  const details = bounded(request.reason, MAX_DETAILS_BYTES);
+  return { name: 'Error', message: details, code: grpc.status.INVALID_ARGUMENT, details, metadata: new grpc.Metadata() };
 }
 
 export interface Instrumentation {
@@ -68,6 +92,11 @@ export function instrumentUnary<Req, Res>(name: string, handler: UnaryHandler<Re
       finish({ name: 'Error', message: 'runcri is starting', code: grpc.status.UNAVAILABLE, details: 'runcri is starting', metadata: new grpc.Metadata() }, false);
       return;
     }
+    const refused = undecodable(call.request);
+    if (refused) {
+      finish(refused, false);
+      return;
+    }
     const controller = callSignal(call);
     const ctx: CallContext = { services: inst.services, signal: controller.signal, log };
     let pending: Promise<Res>;
@@ -92,6 +121,12 @@ export function instrumentStream<Req, Res>(name: string, handler: StreamHandler<
     const log = inst.log.child({ rpc: name });
     if (!inst.isReady()) {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'runcri is starting' });
+      return;
+    }
+    const refused = undecodable(call.request);
+    if (refused) {
+      log.info({ code: 'INVALID_ARGUMENT', error: refused.details }, 'rpc failed');
+      call.emit('error', refused);
       return;
     }
     const controller = callSignal(call);

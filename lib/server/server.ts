@@ -3,6 +3,7 @@ import type { Logger } from '../log/index.js';
 import type { Services } from '../daemon/services.js';
 import { loadCriProto } from './proto.js';
 import { acceptPreEncoded } from './list-encoding.js';
+import { withCheckedRequests } from './request-check.js';
 import { instrumentStream, instrumentUnary, unimplemented, unimplementedStream, type Instrumentation } from './instrument.js';
 import { imageServiceHandlers, imageServiceStreams, runtimeServiceHandlers, runtimeServiceStreams } from './handlers/index.js';
 
@@ -53,8 +54,8 @@ export function createCriServer(services: Services, log: Logger): CriServer {
   const inflight = { count: 0 };
   const inst: Instrumentation = { services, log, isReady: () => ready, inflight };
   const proto = loadCriProto().runtime.v1;
-  const runtimeService = withPreEncodedResponses(proto.RuntimeService.service);
-  const imageService = withPreEncodedResponses(proto.ImageService.service);
+  const runtimeService = withCheckedRequests(withPreEncodedResponses(proto.RuntimeService.service));
+  const imageService = withCheckedRequests(withPreEncodedResponses(proto.ImageService.service));
   server.addService(runtimeService, implement(runtimeService, runtimeServiceHandlers, runtimeServiceStreams, inst));
   server.addService(imageService, implement(imageService, imageServiceHandlers, imageServiceStreams, inst));
   return { grpc: server, inflight, setReady: () => { ready = true; } };
