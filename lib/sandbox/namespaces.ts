@@ -27,7 +27,7 @@ export function namespacePaths(nsDir: string, podId: string, own: { net: boolean
  * node's /proc mount). The script is fixed; hostname and sysctls reach it as arguments.
  */
 const SETUP_SCRIPT = [
-  'if [ -n "$1" ]; then hostname "$1" || exit 1; fi',
+  'if [ -n "$1" ]; then hostname -- "$1" || exit 1; fi',
   'if [ "$2" = up ]; then ip link set lo up || exit 1; fi',
   'shift 2',
   SYSCTL_WRITE_LOOP,

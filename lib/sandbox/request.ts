@@ -1,6 +1,9 @@
 import { hostname as hostHostname } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { checkLinuxResources, checkPodLimits, fromCri, podResources } from '../cgroups/index.js';
 import type { Config } from '../config/index.js';
 import { InvalidArgumentError } from '../errors/index.js';
+import { checkNameLength, checkPathLength } from '../util/limits.js';
 import type { RunPodSandboxRequest__Output } from '../generated/runtime/v1/RunPodSandboxRequest.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 import { parseQuantity } from './network/index.js';
@@ -44,6 +47,11 @@ function checkCniArgValue(field: string, value: string): void {
 
 /** The kernel's HOST_NAME_MAX: sethostname(2) refuses anything longer. */
 const HOSTNAME_MAX_BYTES = 64;
+/**
+ * RFC 1123 host names, as hostname(1) accepts them: a name it refuses would fail the pod late,
+ * and one starting with "-" would be read as an option (`--file=…` reads a node file).
+ */
+const HOSTNAME = /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$/;
 
 export function planPod(req: RunPodSandboxRequest__Output, config: Config): PodPlan {
   const pod = req.config;
@@ -52,9 +60,10 @@ export function planPod(req: RunPodSandboxRequest__Output, config: Config): PodP
   if (!md?.name) throw new InvalidArgumentError('config.metadata.name is required');
   if (!md.uid) throw new InvalidArgumentError('config.metadata.uid is required');
   if (!md.namespace) throw new InvalidArgumentError('config.metadata.namespace is required');
-  checkCniArgValue('config.metadata.name', md.name);
-  checkCniArgValue('config.metadata.namespace', md.namespace);
-  checkCniArgValue('config.metadata.uid', md.uid);
+  for (const [field, value] of [['config.metadata.name', md.name], ['config.metadata.namespace', md.namespace], ['config.metadata.uid', md.uid]] as const) {
+    checkCniArgValue(field, value);
+    checkNameLength(value, field);
+  }
   checkRuntimeHandler(config, req.runtime_handler);
 
   const ns = pod.linux?.security_context?.namespace_options;
@@ -71,13 +80,22 @@ export function planPod(req: RunPodSandboxRequest__Output, config: Config): PodP
   // A pod that names no hostname gets the node's, as with containerd and cri-o: pod names are
   // often longer than a host name may be (kubelet itself always sends one).
   const hostname = pod.hostname || hostHostname();
-  if (Buffer.byteLength(hostname) > HOSTNAME_MAX_BYTES || /[\0/]/.test(hostname)) {
-    throw new InvalidArgumentError(`config.hostname "${hostname}" cannot be a host name: at most ${HOSTNAME_MAX_BYTES} bytes, no NUL or "/"`);
+  if (Buffer.byteLength(hostname) > HOSTNAME_MAX_BYTES || !HOSTNAME.test(hostname)) {
+    throw new InvalidArgumentError(`config.hostname "${hostname.slice(0, 80)}" cannot be a host name: at most ${HOSTNAME_MAX_BYTES} bytes of dot-separated labels of letters, digits and inner "-"`);
   }
+  if (pod.log_directory && !isAbsolute(pod.log_directory)) {
+    throw new InvalidArgumentError(`config.log_directory "${pod.log_directory.slice(0, 200)}" must be an absolute path`);
+  }
+  checkPathLength(pod.log_directory, 'config.log_directory');
+  checkLinuxResources(pod.linux?.resources, 'config.linux.resources');
+  checkLinuxResources(pod.linux?.overhead, 'config.linux.overhead');
+  checkPodLimits(podResources(fromCri(pod.linux?.resources), fromCri(pod.linux?.overhead)), 'config.linux');
 
   const portMappings = pod.port_mappings.map((p, i): PodPortMapping => {
     const inRange = (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535;
     if (!inRange(p.container_port) || !inRange(p.host_port)) throw new InvalidArgumentError(`port_mappings[${i}]: ports are 0-65535`);
+    // A mapped host port needs a port to map to: the portmap plugin refuses port 0 late, after the pod is half made.
+    if (p.host_port > 0 && p.container_port === 0) throw new InvalidArgumentError(`port_mappings[${i}]: host_port ${p.host_port} maps to container_port 0`);
     return { protocol: p.protocol, containerPort: p.container_port, hostPort: p.host_port, hostIp: p.host_ip };
   });
   for (const key of ['kubernetes.io/ingress-bandwidth', 'kubernetes.io/egress-bandwidth']) {

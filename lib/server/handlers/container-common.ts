@@ -1,3 +1,4 @@
+import { InvalidArgumentError, isRuntimeError, messageOf } from '../../errors/index.js';
 import type { Container } from '../../generated/runtime/v1/Container.js';
 import type { ContainerStatus } from '../../generated/runtime/v1/ContainerStatus.js';
 import type { ContainerRecord } from '../../container/index.js';
@@ -39,4 +40,17 @@ export function containerStatusToWire(c: ContainerRecord): ContainerStatus {
     user: { linux: { uid: String(c.user.uid), gid: String(c.user.gid), supplemental_groups: c.user.groups.map(String) } },
     stop_signal: `SIGNAL_${c.stopSignal}` as ContainerStatus['stop_signal'],
   };
+}
+
+/**
+ * runc's own words when the container's command cannot be run (not found in the image, not
+ * executable, a directory; quoted as runc logs it, `exec: \"name\": …`): the request named it, so the caller is told INVALID_ARGUMENT
+ * instead of INTERNAL. Any other failure passes through unchanged.
+ */
+const COMMAND_REFUSED = /exec: \\?"[^"]*": (executable file not found in \$PATH|stat [^:]*: no such file or directory|permission denied|is a directory)|exec format error/;
+
+export function commandRefused(err: unknown): unknown {
+  const message = messageOf(err);
+  if (isRuntimeError(err) && err.kind !== 'internal') return err;
+  return COMMAND_REFUSED.test(message) ? new InvalidArgumentError(`the container's command cannot be run: ${message}`, { cause: err }) : err;
 }
