@@ -46,9 +46,10 @@ function checkList(value: string, field: string, highestPath: string, what: stri
  * request is INVALID_ARGUMENT before anything is made rather than a failed cgroup write or
  * runc run afterwards. Zero means "not set", as in CRI; -1 is "unlimited" where the kernel
  * knows it. Limits the kernel may still refuse for the moment (a memory limit below what the
- * container uses now) are left to it.
+ * container uses now) are left to it. `partial`: unset fields keep values set before, so the
+ * checks between fields are left to the caller, on the merged values.
  */
-export function checkLinuxResources(r: LinuxContainerResources__Output | null | undefined, field: string): void {
+export function checkLinuxResources(r: LinuxContainerResources__Output | null | undefined, field: string, options: { partial?: boolean } = {}): void {
   if (!r) return;
   const shares = int(r.cpu_shares, `${field}.cpu_shares`);
   if (shares !== 0n && (shares < BigInt(MIN_SHARES) || shares > BigInt(MAX_SHARES))) {
@@ -66,8 +67,9 @@ export function checkLinuxResources(r: LinuxContainerResources__Output | null | 
   if (memory < -1n) throw new InvalidArgumentError(`${field}.memory_limit_in_bytes: ${memory} must be -1 (unlimited) or positive`);
   const swap = int(r.memory_swap_limit_in_bytes, `${field}.memory_swap_limit_in_bytes`);
   if (swap < -1n) throw new InvalidArgumentError(`${field}.memory_swap_limit_in_bytes: ${swap} must be -1 (unlimited) or positive`);
-  // The swap limit counts memory and swap together: it needs a memory limit no higher than it.
-  if (swap > 0n && (memory <= 0n || swap < memory)) {
+  // The swap limit counts memory and swap together: it needs a memory limit no higher than it
+  // (in a partial update the memory limit may be the one already set: checked after merging).
+  if (!options.partial && swap > 0n && (memory <= 0n || swap < memory)) {
     throw new InvalidArgumentError(`${field}.memory_swap_limit_in_bytes: ${swap} needs a memory_limit_in_bytes no higher than it (have ${memory})`);
   }
   const adj = int(r.oom_score_adj, `${field}.oom_score_adj`);

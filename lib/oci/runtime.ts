@@ -10,6 +10,7 @@ import { runCommand, CommandFailedError } from '../process/index.js';
 import { killTree } from './process-tree.js';
 import { syncMessages, type SyncMessage } from './sync-pipe.js';
 import type { OciProcess, OciResources } from './types.js';
+import { runtimeSignal } from './signals.js';
 
 export interface OciRuntimeOptions {
   /** The OCI runtime binary (runc, crun). */
@@ -145,7 +146,7 @@ export class OciRuntime {
   /** Sends a signal to the container's init; a container that is already gone is not an error. */
   async kill(id: string, signal: string): Promise<void> {
     try {
-      await this.runtime(['kill', id, signal]);
+      await this.runtime(['kill', id, runtimeSignal(signal)]);
     } catch (err) {
       if (err instanceof CommandFailedError && /not running|does not exist|process already finished|no such process/i.test(err.stderr)) return;
       throw err;

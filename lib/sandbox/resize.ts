@@ -3,7 +3,7 @@
  * change under running containers. kubelet sends the pod's full resources each time; a field
  * left unset (0, empty) keeps the value the pod has, as UpdateContainerResources does.
  */
-import { CgroupWriteError, fromCri, podResources, type CgroupManager } from '../cgroups/index.js';
+import { CgroupWriteError, checkPodLimits, fromCri, podResources, type CgroupManager } from '../cgroups/index.js';
 import { FailedPreconditionError } from '../errors/index.js';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources.js';
 import type { PodRecord, PodResources } from './record.js';
@@ -54,6 +54,7 @@ export function resizePodCgroup(cgroups: CgroupManager, pod: PodRecord, update: 
   const current = currentPodResources(pod);
   const next: PodResources = { resources: mergeResources(current.resources, update.resources), overhead: mergeResources(current.overhead, update.overhead) };
   const target = podResources(fromCri(next.resources), fromCri(next.overhead));
+  checkPodLimits(target, `pod sandbox ${pod.id} (its current values merged with the update)`);
   if (target.memoryLimit !== undefined && target.memoryLimit > 0n) {
     const usage = memoryUsage(cgroups, pod.cgroupPath);
     if (usage !== undefined && target.memoryLimit < usage) {

@@ -65,6 +65,18 @@ describe('bad input gets a clear status, never INTERNAL', () => {
     assert.equal((await fx.status(id)).state, 'CONTAINER_RUNNING');
   });
 
+  it('refuses an environment value holding a NUL byte, naming the field', async () => {
+    const err = await expectCode(fx.create(pod, 'plain', { envs: [{ key: 'A', value: Buffer.from('x\0y') }] }), grpc.status.INVALID_ARGUMENT);
+    assert.equal(err.details, 'config.envs.value: a NUL byte is not allowed in a value');
+  });
+
+  it('refuses a pod resize the kernel would refuse, and keeps the pod as it was', async () => {
+    const err = await expectCode(fx.client.runtime('UpdatePodSandboxResources', { pod_sandbox_id: pod.id, resources: { cpuset_mems: 'ea' } }), grpc.status.INVALID_ARGUMENT);
+    assert.match(err.details, /^resources\.cpuset_mems: "ea" is not a list/);
+    await expectCode(fx.client.runtime('UpdatePodSandboxResources', { pod_sandbox_id: pod.id, overhead: { cpu_period: '9223372036854775807' } }), grpc.status.INVALID_ARGUMENT);
+    assert.equal((await fx.client.runtime('PodSandboxStatus', { pod_sandbox_id: pod.id })).status!.state, 'SANDBOX_READY');
+  });
+
   it('refuses a port mapping to container port 0 before the pod is made', async () => {
     const err = await expectCode(fx.client.runtime('RunPodSandbox', { config: fx.podConfig({ port_mappings: [{ protocol: 'TCP', container_port: 0, host_port: 45_123 }] }) }), grpc.status.INVALID_ARGUMENT);
     assert.match(err.details, /maps to container_port 0/);
@@ -103,6 +115,12 @@ describe('concurrent calls on one container', () => {
     const codes = results.map((r) => (r.status === 'fulfilled' ? grpc.status.OK : (r.reason as grpc.ServiceError).code)).sort();
     assert.deepEqual(codes, [grpc.status.OK, grpc.status.FAILED_PRECONDITION].sort());
     assert.equal((await fx.status(id)).state, 'CONTAINER_RUNNING');
+  });
+
+  it('stops a container whose stop signal is a real-time one (runc knows those only by number)', async () => {
+    const id = await fx.run(pod, 'plain', { stop_signal: 'SIGNAL_SIGRTMINPLUS12' as never });
+    await fx.client.runtime('StopContainer', { container_id: id, timeout: '1' });
+    assert.equal((await fx.status(id)).state, 'CONTAINER_EXITED');
   });
 
   it('removes a container once when two RemoveContainer calls race, both answering OK', async () => {
