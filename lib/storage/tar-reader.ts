@@ -22,7 +22,7 @@ export interface TarEntry {
   devmajor: number;
   devminor: number;
   /** `SCHILY.xattr.*` records: name without the prefix, value as the bytes the archive holds. */
-  xattrs: Map<string, Buffer>;
+  xattrs: ReadonlyMap<string, Buffer>;
 }
 
 export type TarEvent =
@@ -36,6 +36,8 @@ const BLOCK = 512;
 const MAX_META_BYTES = 1 << 20;
 const END: TarEvent = { kind: 'end' };
 const XATTR_PREFIX = 'SCHILY.xattr.';
+/** Shared by the (many) entries without extended attributes. */
+const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
 
 const TYPES: Record<string, TarEntryType> = {
   '0': 'file', '\0': 'file', '7': 'file', '1': 'link', '2': 'symlink', '3': 'character-device', '4': 'block-device', '5': 'directory', '6': 'fifo',
@@ -334,7 +336,7 @@ export class TarReader {
       mtime: numeric(block, 136, 12, 'mtime'),
       devmajor: ustar || gnu ? numeric(block, 329, 8, 'devmajor') : 0,
       devminor: ustar || gnu ? numeric(block, 337, 8, 'devminor') : 0,
-      xattrs: new Map(),
+      xattrs: NO_XATTRS,
     };
     this.applyRecords(entry);
     if (entry.size < 0 || entry.uid < 0 || entry.gid < 0) throw new TarFormatError(`tar header of "${entry.name}": negative size or owner`);
@@ -376,11 +378,12 @@ export class TarReader {
     if (longName) entry.name = longName;
     if (longLink) entry.linkname = longLink;
     if (!pax) return;
+    const xattrs = new Map<string, Buffer>();
     for (const [key, value] of pax) {
       // An empty value keeps the header's own, as Go's reader does.
       if (value.length === 0) continue;
       if (key.startsWith(XATTR_PREFIX)) {
-        entry.xattrs.set(key.slice(XATTR_PREFIX.length), value);
+        xattrs.set(key.slice(XATTR_PREFIX.length), value);
         continue;
       }
       if (key.startsWith('GNU.sparse.')) throw new TarFormatError('GNU sparse files are not supported in layers');
@@ -394,5 +397,6 @@ export class TarReader {
         default: break;
       }
     }
+    if (xattrs.size > 0) entry.xattrs = xattrs;
   }
 }

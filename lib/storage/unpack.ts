@@ -82,6 +82,9 @@ interface OpenFile {
  */
 class LayerWriter {
   private readonly kinds = new Map<string, Kind>([['', 'dir']]);
+  /** Directories of this layer with the set-group-ID bit: files made in them take their group. */
+  private readonly setgidDirs = new Set<string>();
+  private readonly umask = process.umask();
   private readonly dirTimes: { path: string; mtime: number }[] = [];
   private file: OpenFile | undefined;
   /** Data of the current entry that has no place on disk (types of no use to a container). */
@@ -197,14 +200,17 @@ class LayerWriter {
     }
     lchownSync(path, entry.uid, entry.gid);
     chmodSync(path, entry.mode & 0o7777);
+    if (entry.mode & 0o2000) this.setgidDirs.add(rel);
+    else this.setgidDirs.delete(rel);
     // Directory times are set last: creating children changes them.
     this.dirTimes.push({ path, mtime: entry.mtime });
     return entry.xattrs.size > 0 ? this.applyXattrs(rel, entry) : undefined;
   }
 
   private openFile(rel: string, entry: TarEntry): Promise<void> | undefined {
-    // O_EXCL: never opens through a symlink, never reuses an inode.
-    const fd = openSync(this.abs(rel), 'wx', 0o600);
+    // O_EXCL: never opens through a symlink, never reuses an inode. Created with the
+    // permission bits the entry asks for (the umask may take some: then fchmod puts them back).
+    const fd = openSync(this.abs(rel), 'wx', entry.mode & 0o777);
     this.kinds.set(rel, 'other');
     this.file = { fd, rel, entry, left: entry.size };
     this.stats.bytes += entry.size;
@@ -216,10 +222,11 @@ class LayerWriter {
     const { fd, rel, entry } = this.file!;
     this.file = undefined;
     try {
-      // A new file is root's and may take a set-group-ID parent's group: always set owner.
-      fchownSync(fd, entry.uid, entry.gid);
-      // After chown, which clears set-ID bits.
-      fchmodSync(fd, entry.mode & 0o7777);
+      // A new file is root's (0:0) unless its directory is set-group-ID.
+      const owned = entry.uid !== 0 || entry.gid !== 0 || this.setgidDirs.has(parentOf(rel));
+      if (owned) fchownSync(fd, entry.uid, entry.gid);
+      // After chown, which clears set-ID bits; skipped when open's mode already said it all.
+      if (owned || (entry.mode & 0o7000) !== 0 || (entry.mode & this.umask) !== 0) fchmodSync(fd, entry.mode & 0o7777);
       futimesSync(fd, entry.mtime, entry.mtime);
     } finally {
       closeSync(fd);

@@ -134,4 +134,21 @@ describe('layer unpacking', () => {
     await unpack([{ path: `top/${deep}/f`, content: 'x' }, { path: 'top', content: 'now a file' }]);
     assert.equal(readFileSync(join(dir, 'top'), 'utf8'), 'now a file');
   });
+
+  it('gives files the owner and mode the archive says, in set-group-ID directories and under the umask', async () => {
+    await unpack([
+      { path: 'shared', type: 'directory', mode: 0o2775, gid: 50 },
+      { path: 'shared/root-file', content: 'r', mode: 0o664 },
+      { path: 'shared/sub-file', content: 's', mode: 0o640, uid: 7, gid: 8 },
+      { path: 'open-to-all', content: 'w', mode: 0o777 },
+      { path: 'secret', content: 's', mode: 0o000 },
+    ]);
+    const ids = (p: string) => { const st = lstatSync(join(dir, p)); return [st.uid, st.gid, st.mode & 0o7777]; };
+    assert.deepEqual(ids('shared'), [0, 50, 0o2775]);
+    assert.deepEqual(ids('shared/root-file'), [0, 0, 0o664]);
+    assert.deepEqual(ids('shared/sub-file'), [7, 8, 0o640]);
+    assert.deepEqual(ids('open-to-all'), [0, 0, 0o777]);
+    assert.deepEqual(ids('secret'), [0, 0, 0]);
+    assert.equal(readFileSync(join(dir, 'secret'), 'utf8'), 's');
+  });
 });
