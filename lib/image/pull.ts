@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Readable, pipeline } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { CancelledError, DeadlineExceededError, FailedPreconditionError, isRuntimeError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
@@ -13,7 +13,7 @@ import {
 import { repositoryName, taggedName, type ImageReference } from './reference.js';
 import { RegistryClient, TransientRegistryError } from './registry-client.js';
 import type { Semaphore, SharedJobs } from './shared-jobs.js';
-import { DigestMismatchError, DigestVerifier, StallWatchdog } from './streams.js';
+import { DigestMismatchError, verifiedBlob } from './streams.js';
 import type { ImageRecord, ImageRuntimeConfig, RegistryAuth } from './types.js';
 
 export interface PullContext {
@@ -185,13 +185,8 @@ async function fetchAndUnpack(ctx: PullContext, lease: UnpackLease, ep: Endpoint
     clearTimeout(timer);
   }
   await RegistryClient.check(res, what);
-  const compressed = new DigestVerifier(desc.digest, desc.size, what);
-  const source = pipeline(
-    Readable.fromWeb(res.body as WebReadableStream<Uint8Array>),
-    new StallWatchdog(ctx.stallMs, what),
-    compressed,
-    () => undefined,
-  );
+  // The header wait's controller now watches the body: a stall aborts the download.
+  const source = verifiedBlob(res.body as WebReadableStream<Uint8Array>, desc, what, ctx.stallMs, (err) => headerWait.abort(err));
   let stats: UnpackStats;
   try {
     stats = await lease.unpack(source, dir, compressionOf(desc.mediaType), signal);
@@ -199,10 +194,7 @@ async function fetchAndUnpack(ctx: PullContext, lease: UnpackLease, ep: Endpoint
     if (signal.aborted) throw abortReason(signal);
     if (isRuntimeError(err) || isTransient(err)) throw err;
     throw new FailedPreconditionError(`${what}: ${messageOf(err)}`, { cause: err });
-  } finally {
-    source.destroy();
   }
-  if (!compressed.verified) throw new DigestMismatchError(`${what}: the stream ended before its digest could be verified`);
   if (stats.diffId !== diffId) throw new DigestMismatchError(`${what}: uncompressed content digest ${stats.diffId} does not match the image config's diff ID ${diffId}`);
   return stats;
 }

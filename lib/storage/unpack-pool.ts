@@ -10,7 +10,7 @@ const IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 const BATCH_BYTES = 256 * 1024;
 /** A worker that does not stop this long after being told to is terminated. */
 const ABORT_GRACE_MS = 30_000;
-const IDLE_MS = 30_000;
+const IDLE_MS = 60_000;
 const WORKER_URL = new URL('./unpack-worker.js', import.meta.url);
 
 type Settled = { ok: true; stats: UnpackStats } | { ok: false; error: Error };
