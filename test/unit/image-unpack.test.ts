@@ -9,8 +9,8 @@ import { cleanEntryPath, TarFormatError, unpackLayer, UnsafeLayerEntryError, xat
 import { buildTar, type EntrySpec } from '../helpers/oci-image.js';
 import { tarBytes } from '../helpers/tar-writer.js';
 
-/** cap_net_raw in the permitted and effective sets: a VFS_CAP_REVISION_2 value, as setcap writes it. */
-const CAP_NET_RAW = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+/** cap_net_raw and cap_setuid, permitted and effective: a VFS_CAP_REVISION_2 value as setcap writes it (0x80 is not UTF-8). */
+const CAP_NET_RAW_SETUID = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x80, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 
 function xattrHex(path: string, name: string): string | undefined {
   const r = spawnSync('getfattr', ['-h', '--only-values', '-e', 'hex', '-n', name, path], { encoding: 'buffer' });
@@ -99,9 +99,9 @@ describe('layer unpacking', () => {
 
   it('applies file capabilities as their bytes say, and user attributes', async () => {
     await unpack([
-      { path: 'bin/ping', content: 'elf', mode: 0o755, pax: { 'SCHILY.xattr.security.capability': CAP_NET_RAW, 'SCHILY.xattr.user.bin': Buffer.from([0, 0xff, 0x80]) } },
+      { path: 'bin/ping', content: 'elf', mode: 0o755, pax: { 'SCHILY.xattr.security.capability': CAP_NET_RAW_SETUID, 'SCHILY.xattr.user.bin': Buffer.from([0, 0xff, 0x80]) } },
     ]);
-    assert.equal(xattrHex(join(dir, 'bin/ping'), 'security.capability'), CAP_NET_RAW.toString('hex'));
+    assert.equal(xattrHex(join(dir, 'bin/ping'), 'security.capability'), CAP_NET_RAW_SETUID.toString('hex'));
     assert.equal(xattrHex(join(dir, 'bin/ping'), 'user.bin'), '00ff80');
     assert.equal(lstatSync(join(dir, 'bin/ping')).mode & 0o7777, 0o755);
   });

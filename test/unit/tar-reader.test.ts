@@ -78,7 +78,7 @@ describe('tar reader', () => {
   });
 
   it('applies PAX records and keeps extended attribute values as bytes', () => {
-    const capability = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const capability = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x80, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     const latin = Buffer.from([0xe9, 0xff, 0x00, 0x80]);
     const { entries } = readAll(tarBytes([{
       path: `${'p'.repeat(120)}/ü-file`,
