@@ -51,6 +51,14 @@ export class Storage {
     return this.rootfs.create(request);
   }
 
+  /**
+   * Deletes a tree a container could fill (its directory, image volumes included), however
+   * deep; one that cannot be deleted is logged and moved aside. Never throws.
+   */
+  removeTree(path: string): Promise<boolean> {
+    return this.layers.removeTree(path);
+  }
+
   /** Unmounts and deletes the container's root filesystem; idempotent. */
   removeContainerRootfs(containerId: string): Promise<void> {
     return this.rootfs.remove(containerId);

@@ -37,6 +37,8 @@ const OPAQUE_MARKER = '.wh..wh..opq';
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
 const MAX_REPORTED_XATTRS = 20;
 const COMMAND_TIMEOUT_MS = 10_000;
+/** Linux's limit for a path given to a system call. */
+const PATH_MAX = 4096;
 
 type Kind = 'dir' | 'other';
 
@@ -99,14 +101,18 @@ class LayerWriter {
 
   /** Creates missing parents as plain directories; refuses a parent that is anything else. */
   private ensureDir(rel: string, entryName: string): void {
-    if (rel === '') return;
-    const kind = this.kinds.get(rel);
-    if (kind === 'dir') return;
-    if (kind === 'other') throw new UnsafeLayerEntryError(`layer entry "${entryName}" refused: "${rel}" is not a directory in this layer`);
-    this.ensureDir(parentOf(rel), entryName);
-    mkdirSync(this.abs(rel), { mode: 0o755 });
-    this.kinds.set(rel, 'dir');
-    this.stats.inodes++;
+    const missing: string[] = [];
+    for (let dir = rel; dir !== ''; dir = parentOf(dir)) {
+      const kind = this.kinds.get(dir);
+      if (kind === 'dir') break;
+      if (kind === 'other') throw new UnsafeLayerEntryError(`layer entry "${entryName}" refused: "${dir}" is not a directory in this layer`);
+      missing.push(dir);
+    }
+    for (let i = missing.length - 1; i >= 0; i--) {
+      mkdirSync(this.abs(missing[i]!), { mode: 0o755 });
+      this.kinds.set(missing[i]!, 'dir');
+      this.stats.inodes++;
+    }
   }
 
   /** Makes room for a new entry at `rel`, replacing whatever an earlier entry put there. */
@@ -121,7 +127,12 @@ class LayerWriter {
     await deleteTree(this.abs(rel));
     const prefix = `${rel}/`;
     for (const key of [...this.kinds.keys()]) if (key.startsWith(prefix)) this.kinds.delete(key);
-    this.dirTimes.splice(0, this.dirTimes.length, ...this.dirTimes.filter((d) => !d.path.startsWith(`${this.abs(rel)}/`) && d.path !== this.abs(rel)));
+    for (const dir of [...this.setgidDirs]) if (dir === rel || dir.startsWith(prefix)) this.setgidDirs.delete(dir);
+    // The times of directories that are gone are not set at the end.
+    const gone = this.abs(rel);
+    let kept = 0;
+    for (const d of this.dirTimes) if (d.path !== gone && !d.path.startsWith(`${gone}/`)) this.dirTimes[kept++] = d;
+    this.dirTimes.length = kept;
   }
 
   /** The start of an entry; its data (files only) follows through `data`. */
@@ -131,6 +142,10 @@ class LayerWriter {
     if (rel === '') {
       this.skipping = true;
       return undefined;
+    }
+    // Refused before anything is made: no file system call could reach it.
+    if (this.root.length + 1 + Buffer.byteLength(rel) >= PATH_MAX) {
+      throw new LayerWriteError(`layer entry "${entry.name.slice(0, 200)}..." could not be written: its path is over ${PATH_MAX} bytes`);
     }
     const base = baseOf(rel);
     const parent = parentOf(rel);
@@ -193,13 +208,16 @@ class LayerWriter {
 
   private directory(rel: string, entry: TarEntry): Promise<void> | undefined {
     const path = this.abs(rel);
-    if (this.kinds.get(rel) !== 'dir') {
-      mkdirSync(path, { mode: 0o700 });
+    const created = this.kinds.get(rel) !== 'dir';
+    if (created) {
+      mkdirSync(path, { mode: entry.mode & 0o777 });
       this.kinds.set(rel, 'dir');
       this.stats.inodes++;
     }
-    lchownSync(path, entry.uid, entry.gid);
-    chmodSync(path, entry.mode & 0o7777);
+    // As for files: owner and mode only when creation did not already give them.
+    const owned = entry.uid !== 0 || entry.gid !== 0 || this.setgidDirs.has(parentOf(rel));
+    if (owned || !created) lchownSync(path, entry.uid, entry.gid);
+    if (!created || owned || (entry.mode & 0o7000) !== 0 || (entry.mode & this.umask) !== 0) chmodSync(path, entry.mode & 0o7777);
     if (entry.mode & 0o2000) this.setgidDirs.add(rel);
     else this.setgidDirs.delete(rel);
     // Directory times are set last: creating children changes them.

@@ -81,30 +81,34 @@ describe('deep directory trees never stop the daemon', () => {
   });
 });
 
-describe('a container\'s upper dir deeper than PATH_MAX', () => {
+describe('a container\'s own trees deeper than PATH_MAX', () => {
   let fx: ContainerFixture;
   before(async () => {
-    fx = await ContainerFixture.start({ busybox: {} });
+    fx = await ContainerFixture.start({ volumed: { Volumes: { '/data': {} } } });
   });
   after(async () => {
     await fx?.destroy();
   });
 
-  it('is removed with its container', async () => {
-    // Each step names at most ~2,000 characters; the tree ends ~6,000 deep.
-    const script = [
-      'cd /tmp', 's=a', 'i=1', 'while [ $i -lt 1000 ]; do s=$s/a; i=$((i+1)); done',
-      'busybox mkdir -p x/$s y/$s z/$s', 'busybox mv x y/$s/', 'busybox mv y z/$s/', 'echo built',
-    ].join('\n');
+  it('are removed with the container: its upper dir and its image volume', async () => {
+    // Each step names at most ~2,000 characters; each tree ends ~6,000 deep.
+    const deepTree = (dir: string): string[] => [
+      `cd ${dir}`, 's=a', 'i=1', 'while [ $i -lt 1000 ]; do s=$s/a; i=$((i+1)); done',
+      'busybox mkdir -p x/$s y/$s z/$s', 'busybox mv x y/$s/', 'busybox mv y z/$s/',
+    ];
+    const script = [...deepTree('/tmp'), ...deepTree('/data'), 'echo built'].join('\n');
     const pod = await fx.runPod();
-    const id = await fx.run(pod, 'busybox', { metadata: { name: 'deep-upper' }, command: ['sh', '-c', script] });
+    const id = await fx.run(pod, 'volumed', { metadata: { name: 'deep-upper' }, command: ['sh', '-c', script] });
     const status = await fx.waitExited(id, 60_000);
     assert.equal(status.exit_code, 0, fx.logText(pod, 'deep-upper'));
     assert.match(fx.logText(pod, 'deep-upper'), /built/);
-    const containerDir = overlay(fx.dirs, 'containers', id);
-    assert.ok(existsSync(join(containerDir, 'upper', 'tmp', 'z')));
+    const rootfsDir = overlay(fx.dirs, 'containers', id);
+    const containerDir = join(fx.dirs.root, 'containers', id);
+    assert.ok(existsSync(join(rootfsDir, 'upper', 'tmp', 'z')));
+    assert.equal(list(join(containerDir, 'volumes')).length, 1);
     await fx.client.runtime('RemoveContainer', { container_id: id });
-    assert.ok(!existsSync(containerDir), 'the container\'s overlay dirs are gone');
+    assert.ok(!existsSync(rootfsDir), 'the container\'s overlay dirs are gone');
+    assert.ok(!existsSync(containerDir), 'the container\'s directory and its volume are gone');
     assert.deepEqual(list(overlay(fx.dirs, 'leftovers')), []);
     await fx.removePod(pod.id);
   });

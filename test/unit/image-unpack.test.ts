@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import { cleanEntryPath, TarFormatError, unpackLayer, UnsafeLayerEntryError, xattrVerdict } from '../../lib/storage/index.js';
+import { cleanEntryPath, LayerWriteError, TarFormatError, unpackLayer, UnsafeLayerEntryError, xattrVerdict } from '../../lib/storage/index.js';
 import { buildTar, type EntrySpec } from '../helpers/oci-image.js';
 import { tarBytes } from '../helpers/tar-writer.js';
 
@@ -25,7 +25,8 @@ describe('layer unpacking', () => {
     dir = join(base, 'layer');
     mkdirSync(dir);
   });
-  afterEach(() => rmSync(base, { recursive: true, force: true }));
+  // rm, not rmSync: some tests leave trees too deep for a recursive walk by path.
+  afterEach(() => { spawnSync('rm', ['-rf', '--', base]); });
 
   const unpack = async (entries: EntrySpec[]) => unpackLayer(Readable.from([await buildTar(entries)]), dir);
 
@@ -142,6 +143,8 @@ describe('layer unpacking', () => {
       { path: 'shared/sub-file', content: 's', mode: 0o640, uid: 7, gid: 8 },
       { path: 'open-to-all', content: 'w', mode: 0o777 },
       { path: 'secret', content: 's', mode: 0o000 },
+      { path: 'again', type: 'directory', uid: 5, gid: 6, mode: 0o700 },
+      { path: 'again', type: 'directory', mode: 0o755 },
     ]);
     const ids = (p: string) => { const st = lstatSync(join(dir, p)); return [st.uid, st.gid, st.mode & 0o7777]; };
     assert.deepEqual(ids('shared'), [0, 50, 0o2775]);
@@ -149,6 +152,16 @@ describe('layer unpacking', () => {
     assert.deepEqual(ids('shared/sub-file'), [7, 8, 0o640]);
     assert.deepEqual(ids('open-to-all'), [0, 0, 0o777]);
     assert.deepEqual(ids('secret'), [0, 0, 0]);
+    assert.deepEqual(ids('again'), [0, 0, 0o755], 'a directory given again takes the later owner and mode');
     assert.equal(readFileSync(join(dir, 'secret'), 'utf8'), 's');
+  });
+
+  it('refuses, with a domain error and without making its parents, a path longer than the system takes', async () => {
+    await assert.rejects(unpack([{ path: `${'a/'.repeat(100_000)}f`, content: 'x' }]), LayerWriteError);
+    assert.deepEqual(readdirSync(dir), []);
+    // Just inside the limit, 2,000 levels deep: made.
+    const deep = `${'d/'.repeat(2000)}f`;
+    await unpack([{ path: deep, content: 'bottom' }]);
+    assert.ok(existsSync(join(dir, 'd')));
   });
 });
