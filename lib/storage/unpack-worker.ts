@@ -14,7 +14,12 @@ interface Job {
   id: number;
   input: PassThrough;
   abort: AbortController;
+  /** Compressed bytes taken in and not yet acknowledged. */
+  taken: number;
 }
+
+/** Well under the daemon's in-flight limit (4 MiB), so it never waits on a step not sent. */
+const ACK_BYTES = 1024 * 1024;
 
 const port = parentPort;
 if (!port) throw new Error('unpack-worker runs as a worker thread');
@@ -28,7 +33,7 @@ function send(message: FromWorker): void {
 function start(id: number, dir: string, compression: Parameters<typeof decompressor>[0]): void {
   const input = new PassThrough({ highWaterMark: 256 * 1024 });
   const abort = new AbortController();
-  const job: Job = { id, input, abort };
+  const job: Job = { id, input, abort, taken: 0 };
   current = job;
   const tarStream: Readable = pipeline(input, decompressor(compression), () => undefined);
   unpackLayer(tarStream, dir, { signal: abort.signal }).then(
@@ -50,7 +55,13 @@ port.on('message', (message: ToWorker) => {
   switch (message.op) {
     case 'data': {
       const chunk = Buffer.from(message.chunk.buffer, message.chunk.byteOffset, message.chunk.byteLength);
-      job.input.write(chunk, () => send({ op: 'ack', job: job.id, bytes: chunk.length }));
+      job.input.write(chunk, () => {
+        // Acknowledged in steps: the daemon waits only while several steps are outstanding.
+        job.taken += chunk.length;
+        if (job.taken < ACK_BYTES) return;
+        send({ op: 'ack', job: job.id, bytes: job.taken });
+        job.taken = 0;
+      });
       break;
     }
     case 'end':
