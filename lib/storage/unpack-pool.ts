@@ -12,17 +12,12 @@ const BATCH_BYTES = 512 * 1024;
 const ABORT_GRACE_MS = 30_000;
 const IDLE_MS = 60_000;
 const WORKER_URL = new URL('./unpack-worker.js', import.meta.url);
-/**
- * An unpack allocates small objects per entry and per chunk at a high rate: a young generation
- * of its own, larger than the daemon's 1 MiB, keeps scavenges rare. Freed when the worker ends.
- */
-const YOUNG_GENERATION_MB = Number(process.env.RUNCRI_UNPACK_YOUNG_MB ?? 32);
 
 type Settled = { ok: true; stats: UnpackStats } | { ok: false; error: Error };
 
 /** One worker thread and the job it runs; the pool hands it to one layer at a time. */
 class UnpackWorker {
-  private readonly worker = new Worker(WORKER_URL, { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+  private readonly worker = new Worker(WORKER_URL);
   private job = 0;
   private inFlight = 0;
   private wake: (() => void) | undefined;
@@ -92,15 +87,12 @@ class UnpackWorker {
       let batched = 0;
       const flush = (): void => {
         if (batched === 0) return;
-        if (batch.length === 1) {
-          // Not ours to give away: copied into the message.
-          this.post({ op: 'data', job, chunk: batch[0]! });
-        } else {
-          // A buffer of our own (too large for Buffer's shared pool): moved, not copied.
-          const chunk = Buffer.concat(batch, batched);
-          const own = chunk.byteOffset === 0 && chunk.buffer.byteLength === chunk.byteLength;
-          this.post({ op: 'data', job, chunk }, own ? chunk.buffer as ArrayBuffer : undefined);
-        }
+        // One copy into a buffer of our own (never Buffer's shared pool), then moved to the
+        // worker: a message would copy a view's whole underlying buffer.
+        const chunk = Buffer.allocUnsafeSlow(batched);
+        let at = 0;
+        for (const piece of batch) at += piece.copy(chunk, at);
+        this.post({ op: 'data', job, chunk }, chunk.buffer as ArrayBuffer);
         this.inFlight += batched;
         batch = [];
         batched = 0;
