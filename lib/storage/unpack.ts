@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import {
   chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, unlinkSync, utimesSync, writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
 import { CancelledError, FailedPreconditionError, isRuntimeError, messageOf } from '../errors/index.js';
 import { runCommand } from '../process/index.js';
 import { deleteTree } from './remove-tree.js';
@@ -42,11 +41,16 @@ const PATH_MAX = 4096;
 
 type Kind = 'dir' | 'other';
 
+/** A `.` or `..` component, an empty one, or a leading `/`. */
+const NEEDS_CLEANING = /(^|\/)\.\.?(\/|$)|\/\/|^\//;
+
 /**
  * Splits an entry name into clean components. Leading `/` and `.` are dropped (the entry is
  * contained in the layer); `..` is refused outright, never resolved.
  */
 export function cleanEntryPath(name: string): string {
+  // Most names are clean already (no `.`, `..`, empty or leading components): taken as they are.
+  if (!NEEDS_CLEANING.test(name)) return name.endsWith('/') ? name.slice(0, -1) : name;
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
@@ -93,10 +97,15 @@ class LayerWriter {
   private skipping = false;
   readonly stats: Omit<UnpackStats, 'diffId'> = { bytes: 0, inodes: 0, skippedXattrs: [], skippedXattrCount: 0 };
 
-  constructor(private readonly root: string) {}
+  private readonly root: string;
 
+  constructor(root: string) {
+    this.root = root.length > 1 && root.endsWith('/') ? root.slice(0, -1) : root;
+  }
+
+  /** `rel` is clean (no `.`, `..` or empty components): joined without normalizing again. */
   private abs(rel: string): string {
-    return rel ? join(this.root, rel) : this.root;
+    return rel ? `${this.root}/${rel}` : this.root;
   }
 
   /** Creates missing parents as plain directories; refuses a parent that is anything else. */

@@ -33,6 +33,10 @@ describe('layer unpacking', () => {
   it('cleans entry paths and refuses ".."', () => {
     assert.equal(cleanEntryPath('/abs/./x//y'), 'abs/x/y');
     assert.equal(cleanEntryPath('./'), '');
+    for (const [name, clean] of [['a/b/', 'a/b'], ['.a', '.a'], ['...', '...'], ['a/..b', 'a/..b'], ['a//b', 'a/b'], ['./a/./b/.', 'a/b'], ['/', ''], ['', '']]) {
+      assert.equal(cleanEntryPath(name), clean, name);
+    }
+    for (const name of ['..', '../a', 'a/..', 'a/../b', '/..']) assert.throws(() => cleanEntryPath(name), UnsafeLayerEntryError, name);
     assert.throws(() => cleanEntryPath('a/../../b'), UnsafeLayerEntryError);
   });
 
