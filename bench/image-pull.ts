@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestDaemon } from '../test/helpers/daemon.js';
+import { TestDaemon, makeTestDirs } from '../test/helpers/daemon.js';
 import { TestRegistry } from '../test/helpers/registry.js';
 import { buildImage, buildTar, busyboxEntries, layerFromTar, makeLayer, pushImage, type EntrySpec, type LayerBlob } from '../test/helpers/oci-image.js';
 import { compare, metric, percentile, timeMs } from './report.js';
@@ -33,6 +33,13 @@ const CLOCK_TICKS = 100;
  */
 const QUIET_MS = Number(process.env.IMAGE_PULL_QUIET_MS ?? 65_000);
 const trash: string[] = [];
+/**
+ * Where the unpacked trees go: the disk (the default: what a node sees) or, with
+ * IMAGE_PULL_FS=tmpfs, a tmpfs of the bench's own, which takes the host file system's cost
+ * (and other processes' churn on it) out of the comparison of the runtimes' own CPU.
+ */
+const ON_TMPFS = process.env.IMAGE_PULL_FS === 'tmpfs';
+let workParent = '/tmp';
 /** Whatever ran before the bench may have just deleted files: wait once at the start too. */
 let lastDeletion = Date.now();
 
@@ -121,7 +128,7 @@ interface Measured {
 
 /** The floor, in seconds: the same blobs fetched with curl and unpacked by gzip and GNU tar. */
 async function floor(host: string, repo: string, layers: LayerBlob[]): Promise<{ staged: number; streamed: number; streamedCpu: number }> {
-  const work = mkdtempSync('/tmp/rct-bench-floor-');
+  const work = mkdtempSync(join(workParent, 'rct-bench-floor-'));
   try {
     const [staged] = await timeMs(async () => {
       await inBatches(layers, FLOOR_PARALLEL, (l) => pipeline([['curl', '-sSf', '-o', join(work, l.digest.slice(7)), `http://${host}/v2/${repo}/blobs/${l.digest}`]]));
@@ -147,7 +154,7 @@ async function floor(host: string, repo: string, layers: LayerBlob[]): Promise<{
 
 /** A cold pull through a fresh runcri daemon: wall seconds and the daemon's CPU seconds. */
 async function runcriPull(image: string): Promise<Measured & { unpacked: number }> {
-  const daemon = await TestDaemon.start({ logLevel: 'warn' });
+  const daemon = await TestDaemon.start({ logLevel: 'warn', dirs: makeTestDirs(workParent) });
   try {
     const before = cpuSeconds(daemon.pid);
     const [ms] = await timeMs(() => daemon.client.image('PullImage', { image: { image } }, { deadlineMs: 600_000 }));
@@ -163,7 +170,7 @@ async function runcriPull(image: string): Promise<Measured & { unpacked: number 
 /** The same cold pull through containerd's CRI plugin, when containerd and crictl are here. */
 async function containerdPull(registryHost: string, image: string): Promise<Measured | undefined> {
   if (!existsSync('/usr/bin/containerd') || !existsSync(CRICTL) || !existsSync(CONTAINERD_SCRIPT)) return undefined;
-  const dir = mkdtempSync('/tmp/rct-bench-ctd-');
+  const dir = mkdtempSync(join(workParent, 'rct-bench-ctd-'));
   const env = { ...process.env, CTD_DIR: dir, MIRROR: `http://${registryHost}`, CNI_BRIDGE: 'rctbench0', CNI_SUBNET: '10.251.0.0/24' };
   const script = (action: string): void => {
     const r = spawnSync('bash', [CONTAINERD_SCRIPT, action], { env, encoding: 'utf8', timeout: 60_000 });
@@ -234,7 +241,15 @@ async function pullScenario(name: string, registryHost: string, repo: string, la
 
 export async function run(): Promise<void> {
   const registry = await TestRegistry.start();
+  let tmpfs: string | undefined;
   try {
+    if (ON_TMPFS) {
+      tmpfs = mkdtempSync('/tmp/rct-bench-fs-');
+      const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8g,mode=0700', 'rct-bench', tmpfs]);
+      if (mounted.status !== 0) throw new Error(`mount tmpfs: ${mounted.stderr}`);
+      workParent = tmpfs;
+    }
+    metric('image_pull_on_tmpfs', ON_TMPFS ? 1 : 0, 'bool');
     const only = process.env.IMAGE_PULL_ONLY;
     if (!only || only === 'big') {
       const big: (LayerBlob & { entries: number })[] = [];
@@ -283,6 +298,10 @@ export async function run(): Promise<void> {
     }
   } finally {
     emptyTrash();
+    if (tmpfs) {
+      spawnSync('umount', ['-R', tmpfs]);
+      spawnSync('rmdir', [tmpfs]);
+    }
     await registry.stop();
   }
 }

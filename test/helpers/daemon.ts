@@ -28,9 +28,9 @@ export interface TestDirs {
   configFile: string;
 }
 
-export function makeTestDirs(): TestDirs {
+export function makeTestDirs(parent = '/tmp'): TestDirs {
   // Short paths: Unix socket paths (conmon's attach socket among them) are limited to 108 bytes.
-  const base = mkdtempSync('/tmp/rct-');
+  const base = mkdtempSync(join(parent, 'rct-'));
   const dirs = { base, root: join(base, 'root'), state: join(base, 'run'), socket: join(base, 'run', 'runcri.sock'), cniConf: join(base, 'cni'), configFile: join(base, 'runcri.toml') };
   mkdirSync(dirs.cniConf, { recursive: true });
   return dirs;
