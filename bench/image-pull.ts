@@ -1,38 +1,100 @@
 /**
- * PullImage against its floor: a cold pull+unpack of a ~200 MB, 6-layer gzip image from a
- * loopback docker-registry next to `curl` + `gzip -dc | tar -x` of the same blobs in the same
- * run; a 30-layer pull; ListImages latency with 200 images next to a Version round trip.
+ * PullImage against its floor: cold pulls of two gzip images from a loopback docker-registry
+ * (a ~200 MB, 6-layer one of mostly mid-sized files and a ~10,000-entry one of small files)
+ * next to `curl` + `gzip -dc | tar -x` of the same blobs in the same run, in wall time and in
+ * CPU seconds (the daemon's, its threads' and its children's; the floor's programs'). When
+ * containerd and crictl are installed, the same pulls through containerd's CRI plugin too.
+ * Then a 30-layer pull, and ListImages latency with 200 images next to a Version round trip.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestDaemon } from '../test/helpers/daemon.js';
+import { TestDaemon, makeTestDirs } from '../test/helpers/daemon.js';
 import { TestRegistry } from '../test/helpers/registry.js';
 import { buildImage, buildTar, busyboxEntries, layerFromTar, makeLayer, pushImage, type EntrySpec, type LayerBlob } from '../test/helpers/oci-image.js';
 import { compare, metric, percentile, timeMs } from './report.js';
 
 const BIG_LAYERS = 6;
 const BIG_LAYER_BYTES = 34 * 1024 * 1024;
+const SMALL_LAYERS = 5;
+const SMALL_LAYER_ENTRIES = 2000;
 const MANY_LAYERS = 30;
 const LIST_IMAGES = 200;
 const LIST_SAMPLES = 200;
 const FLOOR_PARALLEL = 3;
 const ROUNDS = 2;
+const CLOCK_TICKS = 100;
+/**
+ * On an ext4 without a journal, creating a file skips every inode deleted in the last 60 s
+ * (360 s while its table block is dirty), and that search can cost more kernel time than the
+ * rest of an unpack. So nothing is deleted while a scenario measures, and each scenario starts
+ * after a sync and a quiet spell since the last deletion.
+ */
+const QUIET_MS = Number(process.env.IMAGE_PULL_QUIET_MS ?? 65_000);
+const trash: string[] = [];
+/**
+ * Where the unpacked trees go: the disk (the default: what a node sees) or, with
+ * IMAGE_PULL_FS=tmpfs, a tmpfs of the bench's own, which takes the host file system's cost
+ * (and other processes' churn on it) out of the comparison of the runtimes' own CPU.
+ */
+const ON_TMPFS = process.env.IMAGE_PULL_FS === 'tmpfs';
+let workParent = '/tmp';
+/** Whatever ran before the bench may have just deleted files: wait once at the start too. */
+let lastDeletion = Date.now();
+
+function emptyTrash(): void {
+  for (const dir of trash.splice(0)) {
+    spawnSync('umount', ['-R', dir], { stdio: 'ignore' });
+    spawnSync('rm', ['-rf', '--one-file-system', '--', dir]);
+  }
+  lastDeletion = Date.now();
+}
+
+async function quiet(): Promise<void> {
+  spawnSync('sync');
+  const wait = lastDeletion + QUIET_MS - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
+const CONTAINERD_SCRIPT = '/work/shared/critest/containerd.sh';
+const CRICTL = process.env.CRICTL ?? '/tmp/crit32/crictl';
 
 /** Text-like content (base64 of random bytes): compresses about as well as binaries do. */
-function layerEntries(index: number): EntrySpec[] {
+function text(size: number): string {
+  return randomBytes(Math.ceil((size * 3) / 4)).toString('base64').slice(0, size);
+}
+
+function bigLayerEntries(index: number): EntrySpec[] {
   const entries: EntrySpec[] = [{ path: `data${index}/`, type: 'directory' }];
   let total = 0;
   let n = 0;
   while (total < BIG_LAYER_BYTES) {
     // Mostly small files, some large, as in real images.
     const size = n % 50 === 0 ? 2 * 1024 * 1024 : 4 * 1024 + ((n * 7919) % (96 * 1024));
-    entries.push({ path: `data${index}/d${n % 40}/f${n}`, content: randomBytes(Math.ceil((size * 3) / 4)).toString('base64').slice(0, size) });
+    entries.push({ path: `data${index}/d${n % 40}/f${n}`, content: text(size) });
     total += size;
     n++;
   }
   return entries;
+}
+
+/** A layer of small files (a package tree: headers, scripts, locale files) in 40 directories. */
+function smallLayerEntries(index: number): EntrySpec[] {
+  const entries: EntrySpec[] = [];
+  for (let d = 0; d < 40; d++) entries.push({ path: `usr${index}/share/d${d}/`, type: 'directory' });
+  for (let n = entries.length; n < SMALL_LAYER_ENTRIES; n++) {
+    if (n % 20 === 0) entries.push({ path: `usr${index}/share/d${n % 40}/link${n}`, type: 'symlink', linkname: `f${n - 1}` });
+    else entries.push({ path: `usr${index}/share/d${n % 40}/f${n}`, content: text(200 + ((n * 7919) % 8000)) });
+  }
+  return entries;
+}
+
+/** CPU seconds a process has used, with its waited-for children's. */
+function cpuSeconds(pid: number | 'self'): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime, stime, cutime, cstime: fields 14-17 of proc(5), 11-14 after the command name.
+  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) / CLOCK_TICKS;
 }
 
 function pipeline(commands: string[][], cwd?: string): Promise<void> {
@@ -59,9 +121,14 @@ async function inBatches<T>(items: T[], width: number, fn: (item: T) => Promise<
   }));
 }
 
-/** The floor: the same blobs fetched with curl and unpacked by gzip and GNU tar. */
-async function floor(host: string, repo: string, layers: LayerBlob[]): Promise<{ staged: number; streamed: number }> {
-  const work = mkdtempSync('/tmp/rct-bench-floor-');
+interface Measured {
+  seconds: number;
+  cpu: number;
+}
+
+/** The floor, in seconds: the same blobs fetched with curl and unpacked by gzip and GNU tar. */
+async function floor(host: string, repo: string, layers: LayerBlob[]): Promise<{ staged: number; streamed: number; streamedCpu: number }> {
+  const work = mkdtempSync(join(workParent, 'rct-bench-floor-'));
   try {
     const [staged] = await timeMs(async () => {
       await inBatches(layers, FLOOR_PARALLEL, (l) => pipeline([['curl', '-sSf', '-o', join(work, l.digest.slice(7)), `http://${host}/v2/${repo}/blobs/${l.digest}`]]));
@@ -71,57 +138,137 @@ async function floor(host: string, repo: string, layers: LayerBlob[]): Promise<{
         await pipeline([['gzip', '-dc', join(work, l.digest.slice(7))], ['tar', '-x', '-C', dir]]);
       });
     });
+    spawnSync('sync');
+    const cpuBefore = cpuSeconds('self');
     const [streamed] = await timeMs(() => inBatches(layers, FLOOR_PARALLEL, async (l) => {
       const dir = join(work, `streamed-${l.digest.slice(7)}`);
       mkdirSync(dir);
       await pipeline([['curl', '-sSf', `http://${host}/v2/${repo}/blobs/${l.digest}`], ['gzip', '-dc'], ['tar', '-x', '-C', dir]]);
     }));
-    return { staged, streamed };
+    // The bench's own thread is idle meanwhile: what it adds is the programs' CPU.
+    return { staged: staged / 1000, streamed: streamed / 1000, streamedCpu: cpuSeconds('self') - cpuBefore };
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    trash.push(work);
+  }
+}
+
+/** A cold pull through a fresh runcri daemon: wall seconds and the daemon's CPU seconds. */
+async function runcriPull(image: string): Promise<Measured & { unpacked: number }> {
+  const daemon = await TestDaemon.start({ logLevel: 'warn', dirs: makeTestDirs(workParent) });
+  try {
+    const before = cpuSeconds(daemon.pid);
+    const [ms] = await timeMs(() => daemon.client.image('PullImage', { image: { image } }, { deadlineMs: 600_000 }));
+    const cpu = cpuSeconds(daemon.pid) - before;
+    const status = await daemon.client.image('ImageStatus', { image: { image } });
+    return { seconds: ms / 1000, cpu, unpacked: Number(status.image?.size ?? 0) };
+  } finally {
+    await daemon.stop();
+    trash.push(daemon.dirs.base);
+  }
+}
+
+/** The same cold pull through containerd's CRI plugin, when containerd and crictl are here. */
+async function containerdPull(registryHost: string, image: string): Promise<Measured | undefined> {
+  if (!existsSync('/usr/bin/containerd') || !existsSync(CRICTL) || !existsSync(CONTAINERD_SCRIPT)) return undefined;
+  const dir = mkdtempSync(join(workParent, 'rct-bench-ctd-'));
+  const env = { ...process.env, CTD_DIR: dir, MIRROR: `http://${registryHost}`, CNI_BRIDGE: 'rctbench0', CNI_SUBNET: '10.251.0.0/24' };
+  const script = (action: string): void => {
+    const r = spawnSync('bash', [CONTAINERD_SCRIPT, action], { env, encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`containerd.sh ${action}: ${r.stderr}`);
+  };
+  script('start');
+  try {
+    const pid = Number(readFileSync(join(dir, 'containerd.pid'), 'utf8'));
+    const endpoint = `unix://${dir}/containerd.sock`;
+    const before = cpuSeconds(pid);
+    const [ms] = await timeMs(() => pipeline([[CRICTL, '-r', endpoint, '-i', endpoint, '--timeout', '600s', 'pull', image]]));
+    return { seconds: ms / 1000, cpu: cpuSeconds(pid) - before };
+  } finally {
+    script('stop');
+    trash.push(dir);
+  }
+}
+
+/** Best of alternating rounds of the floor, runcri and containerd, each after a sync. */
+async function pullScenario(name: string, registryHost: string, repo: string, layers: (LayerBlob & { entries: number })[]): Promise<void> {
+  await pushImage(registryHost, repo, 'v1', buildImage(layers));
+  const image = `${registryHost}/${repo}:v1`;
+  const compressed = layers.reduce((s, l) => s + l.size, 0);
+  const entries = layers.reduce((s, l) => s + l.entries, 0);
+  const best = { floor: Infinity, floorCpu: Infinity, runcri: Infinity, runcriCpu: Infinity, ctd: Infinity, ctdCpu: Infinity, staged: Infinity, unpacked: 0 };
+  await quiet();
+  for (let round = 0; round < ROUNDS; round++) {
+    spawnSync('sync');
+    const f = await floor(registryHost, repo, layers);
+    best.staged = Math.min(best.staged, f.staged);
+    best.floor = Math.min(best.floor, f.streamed);
+    best.floorCpu = Math.min(best.floorCpu, f.streamedCpu);
+    spawnSync('sync');
+    const r = await runcriPull(image);
+    best.runcri = Math.min(best.runcri, r.seconds);
+    best.runcriCpu = Math.min(best.runcriCpu, r.cpu);
+    best.unpacked = r.unpacked;
+    spawnSync('sync');
+    const c = await containerdPull(registryHost, image);
+    if (c) {
+      best.ctd = Math.min(best.ctd, c.seconds);
+      best.ctdCpu = Math.min(best.ctdCpu, c.cpu);
+    }
+  }
+  emptyTrash();
+  const gb = best.unpacked / 1e9;
+  metric(`${name}_layers`, layers.length, 'layers');
+  metric(`${name}_entries`, entries, 'entries');
+  metric(`${name}_compressed`, compressed / 1e6, 'MB');
+  metric(`${name}_unpacked`, best.unpacked / 1e6, 'MB');
+  metric(`${name}_floor_staged`, best.staged, 's');
+  compare(name, best.runcri, Math.min(best.floor, best.staged), 's');
+  metric(`${name}_throughput`, best.unpacked / 1e6 / best.runcri, 'MB/s');
+  metric(`${name}_throughput_floor`, best.unpacked / 1e6 / Math.min(best.floor, best.staged), 'MB/s');
+  compare(`${name}_cpu`, best.runcriCpu, best.floorCpu, 'CPU-s');
+  metric(`${name}_cpu_per_gb`, best.runcriCpu / gb, 'CPU-s/GB');
+  metric(`${name}_cpu_per_gb_floor`, best.floorCpu / gb, 'CPU-s/GB');
+  if (Number.isFinite(best.ctd)) {
+    metric(`${name}_containerd`, best.ctd, 's');
+    metric(`${name}_containerd_cpu`, best.ctdCpu, 'CPU-s');
+    metric(`${name}_containerd_cpu_per_gb`, best.ctdCpu / gb, 'CPU-s/GB');
+    metric(`${name}_vs_containerd_ratio`, best.runcri / best.ctd, 'x');
+    metric(`${name}_cpu_vs_containerd_ratio`, best.runcriCpu / best.ctdCpu, 'x');
+  } else {
+    metric(`${name}_containerd_skipped`, 0, '(containerd or crictl not installed)');
   }
 }
 
 export async function run(): Promise<void> {
   const registry = await TestRegistry.start();
+  let tmpfs: string | undefined;
   try {
-    const big: LayerBlob[] = [];
-    for (let i = 0; i < BIG_LAYERS; i++) big.push(layerFromTar(await buildTar(layerEntries(i)), 'gzip'));
-    const image = buildImage(big);
-    await pushImage(registry.host, 'bench/big', 'v1', image);
-    const compressed = big.reduce((s, l) => s + l.size, 0);
-    metric('image_pull_big_compressed', compressed / 1e6, 'MB');
-
-    // Alternating rounds after a sync, best of each: the first one after the push would
-    // otherwise compete with writeback of what the push just wrote.
-    let pullMs = Infinity;
-    let staged = Infinity;
-    let streamed = Infinity;
-    let unpacked = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      spawnSync('sync');
-      const f = await floor(registry.host, 'bench/big', big);
-      staged = Math.min(staged, f.staged);
-      streamed = Math.min(streamed, f.streamed);
-      spawnSync('sync');
-      const daemon = await TestDaemon.start({ logLevel: 'warn' });
-      try {
-        const [ms] = await timeMs(() => daemon.client.image('PullImage', { image: { image: `${registry.host}/bench/big:v1` } }, { deadlineMs: 600_000 }));
-        pullMs = Math.min(pullMs, ms);
-        const status = await daemon.client.image('ImageStatus', { image: { image: `${registry.host}/bench/big:v1` } });
-        unpacked = Number(status.image?.size ?? 0);
-      } finally {
-        await daemon.destroy();
-      }
+    if (ON_TMPFS) {
+      tmpfs = mkdtempSync('/tmp/rct-bench-fs-');
+      const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8g,mode=0700', 'rct-bench', tmpfs]);
+      if (mounted.status !== 0) throw new Error(`mount tmpfs: ${mounted.stderr}`);
+      workParent = tmpfs;
     }
-    const best = Math.min(staged, streamed);
-    metric('image_pull_big_unpacked', unpacked / 1e6, 'MB');
-    metric('image_pull_big_floor_staged', staged / 1000, 's');
-    metric('image_pull_big_floor_streamed', streamed / 1000, 's');
-    compare('image_pull_big', pullMs / 1000, best / 1000, 's');
-    metric('image_pull_big_throughput', compressed / 1e6 / (pullMs / 1000), 'MB/s');
-    metric('image_pull_big_throughput_floor', compressed / 1e6 / (best / 1000), 'MB/s');
-
+    metric('image_pull_on_tmpfs', ON_TMPFS ? 1 : 0, 'bool');
+    const only = process.env.IMAGE_PULL_ONLY;
+    if (!only || only === 'big') {
+      const big: (LayerBlob & { entries: number })[] = [];
+      for (let i = 0; i < BIG_LAYERS; i++) {
+        const entries = bigLayerEntries(i);
+        big.push({ ...layerFromTar(await buildTar(entries), 'gzip'), entries: entries.length });
+      }
+      await pullScenario('image_pull_big', registry.host, 'bench/big', big);
+    }
+    if (!only || only === 'small') {
+      const small: (LayerBlob & { entries: number })[] = [];
+      for (let i = 0; i < SMALL_LAYERS; i++) {
+        const entries = smallLayerEntries(i);
+        small.push({ ...layerFromTar(await buildTar(entries), 'gzip'), entries: entries.length });
+      }
+      await pullScenario('image_pull_small_files', registry.host, 'bench/small', small);
+    }
+    if (only) return;
+    emptyTrash();
     const many: LayerBlob[] = [await makeLayer(busyboxEntries())];
     for (let i = 1; i < MANY_LAYERS; i++) many.push(await makeLayer([{ path: `layer/${i}`, content: randomBytes(64 * 1024).toString('base64') }]));
     await pushImage(registry.host, 'bench/many', 'v1', buildImage(many));
@@ -129,7 +276,7 @@ export async function run(): Promise<void> {
     try {
       const [manyMs] = await timeMs(() => daemon30.client.image('PullImage', { image: { image: `${registry.host}/bench/many:v1` } }));
       const f = await floor(registry.host, 'bench/many', many);
-      compare('image_pull_30_layers', manyMs, Math.min(f.staged, f.streamed), 'ms');
+      compare('image_pull_30_layers', manyMs, Math.min(f.staged, f.streamed) * 1000, 'ms');
 
       const shared = [many[0]!];
       for (let i = 0; i < LIST_IMAGES; i++) {
@@ -150,6 +297,11 @@ export async function run(): Promise<void> {
       await daemon30.destroy();
     }
   } finally {
+    emptyTrash();
+    if (tmpfs) {
+      spawnSync('umount', ['-R', tmpfs]);
+      spawnSync('rmdir', [tmpfs]);
+    }
     await registry.stop();
   }
 }

@@ -366,7 +366,7 @@ export class ContainerService {
     await rt.delete(c.id);
     await this.deps.storage.removeContainerRootfs(c.id);
     rmSync(c.bundle, { recursive: true, force: true });
-    rmSync(c.containerDir, { recursive: true, force: true });
+    await this.deps.storage.removeTree(c.containerDir);
     await this.releaseSharedSources(c);
     rmSync(join(this.exitDir, c.id), { force: true });
     this.processes.delete(c.id);

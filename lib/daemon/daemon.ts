@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { detectOomScoreRestriction, type Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
@@ -42,7 +43,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       confDir: config.network.conf_dir, binDirs: config.network.bin_dirs, cacheDir: config.network.cache_dir, log: log.child({ module: 'cni' }),
       onOperation: (operation, seconds, failed) => metrics.cniOperation(operation, seconds, failed),
     });
-    const storage = new Storage(config.root);
+    // Unpacking is CPU-bound: more workers than cores would only take turns.
+    const storage = new Storage(config.root, { log: log.child({ module: 'storage' }), unpackWorkers: Math.min(availableParallelism(), config.image.max_concurrent_downloads) });
     const events = new ContainerEventBus({ capacity: 1000, log: log.child({ module: 'events' }), onDrop: () => metrics.eventDropped() });
     const statsContainers = containerStatsSource(
       { get: (id) => services.containers.get(id), list: () => services.containers.list() },
@@ -105,6 +107,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         // open GetContainerEvents streams would otherwise hold shutdown for the whole grace period
         events.close();
         await metricsEndpoint?.close();
+        await storage.close();
         return stopDaemon(running, config, lock, log);
       },
     };

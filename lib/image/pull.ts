@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { Readable, pipeline } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { CancelledError, DeadlineExceededError, FailedPreconditionError, isRuntimeError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { compressionOf, decompressor, unpackLayer, type LayerMeta, type LayerStore, type UnpackStats } from '../storage/index.js';
+import { compressionOf, type LayerMeta, type LayerStore, type UnpackLease, type UnpackPool, type UnpackStats } from '../storage/index.js';
 import { nowNanos } from '../util/time.js';
 import type { Endpoint } from './endpoints.js';
 import {
@@ -13,12 +13,14 @@ import {
 import { repositoryName, taggedName, type ImageReference } from './reference.js';
 import { RegistryClient, TransientRegistryError } from './registry-client.js';
 import type { Semaphore, SharedJobs } from './shared-jobs.js';
-import { DigestMismatchError, DigestVerifier, StallWatchdog } from './streams.js';
+import { DigestMismatchError, verifiedBlob } from './streams.js';
 import type { ImageRecord, ImageRuntimeConfig, RegistryAuth } from './types.js';
 
 export interface PullContext {
   client: RegistryClient;
   layers: LayerStore;
+  /** Worker threads that decompress, hash and unpack layers. */
+  unpacker: UnpackPool;
   layerJobs: SharedJobs<LayerMeta>;
   downloads: Semaphore;
   platform: Platform;
@@ -162,8 +164,12 @@ function pickRuntimeConfig(config: ImageRuntimeConfig | undefined): ImageRuntime
   return out;
 }
 
-/** Streams one layer blob through verification and decompression into the unpacker. */
-async function fetchAndUnpack(ctx: PullContext, ep: Endpoint, desc: Descriptor, diffId: string, dir: string, signal: AbortSignal): Promise<UnpackStats> {
+/**
+ * Streams one layer blob, its digest and size checked on the way, to an unpack worker that
+ * decompresses, unpacks and hashes it in one pass; the uncompressed digest must be the image
+ * config's diff ID.
+ */
+async function fetchAndUnpack(ctx: PullContext, lease: UnpackLease, ep: Endpoint, desc: Descriptor, diffId: string, dir: string, signal: AbortSignal): Promise<UnpackStats> {
   const what = `layer ${desc.digest}`;
   // The watchdog covers the wait for response headers too.
   const headerWait = new AbortController();
@@ -179,38 +185,34 @@ async function fetchAndUnpack(ctx: PullContext, ep: Endpoint, desc: Descriptor, 
     clearTimeout(timer);
   }
   await RegistryClient.check(res, what);
-  const compressed = new DigestVerifier(desc.digest, desc.size, what);
-  const uncompressed = new DigestVerifier(diffId, undefined, `${what} (uncompressed, diff ID)`);
-  pipeline(
-    Readable.fromWeb(res.body as WebReadableStream<Uint8Array>),
-    new StallWatchdog(ctx.stallMs, what),
-    compressed,
-    decompressor(compressionOf(desc.mediaType)),
-    uncompressed,
-    () => undefined,
-  );
+  // The header wait's controller now watches the body: a stall aborts the download.
+  const source = verifiedBlob(res.body as WebReadableStream<Uint8Array>, desc, what, ctx.stallMs, (err) => headerWait.abort(err));
   let stats: UnpackStats;
   try {
-    stats = await unpackLayer(uncompressed, dir);
+    stats = await lease.unpack(source, dir, compressionOf(desc.mediaType), signal);
   } catch (err) {
     if (signal.aborted) throw abortReason(signal);
     if (isRuntimeError(err) || isTransient(err)) throw err;
     throw new FailedPreconditionError(`${what}: ${messageOf(err)}`, { cause: err });
   }
-  if (!compressed.verified || !uncompressed.verified) throw new DigestMismatchError(`${what}: the stream ended before its digest could be verified`);
+  if (stats.diffId !== diffId) throw new DigestMismatchError(`${what}: uncompressed content digest ${stats.diffId} does not match the image config's diff ID ${diffId}`);
   return stats;
 }
 
 function layerJob(ctx: PullContext, ep: Endpoint, desc: Descriptor, diffId: string, chainId: string) {
   return async (signal: AbortSignal): Promise<LayerMeta> => {
     const release = await ctx.downloads.acquire(signal);
+    let lease: UnpackLease | undefined;
     try {
+      // A worker first: a download must not start and then wait, stalled, for one.
+      lease = await ctx.unpacker.acquire(signal);
+      const worker = lease;
       return await withRetries(`layer ${desc.digest}`, signal, ctx.log, async () => {
         const temp = await ctx.layers.createTemp();
         try {
           const started = Date.now();
-          const stats = await fetchAndUnpack(ctx, ep, desc, diffId, join(temp, 'diff'), signal);
-          if (stats.skippedXattrs.length > 0) ctx.log.warn({ layer: desc.digest, xattrs: stats.skippedXattrs.slice(0, 10) }, 'binary extended attributes not applied');
+          const stats = await fetchAndUnpack(ctx, worker, ep, desc, diffId, join(temp, 'diff'), signal);
+          if (stats.skippedXattrCount > 0) ctx.log.warn({ layer: desc.digest, count: stats.skippedXattrCount, xattrs: stats.skippedXattrs }, 'extended attributes not applied');
           const meta = await ctx.layers.commit(chainId, temp, stats);
           ctx.log.debug({ layer: desc.digest, chainId, ms: Date.now() - started, bytes: desc.size }, 'layer unpacked');
           return meta;
@@ -220,6 +222,7 @@ function layerJob(ctx: PullContext, ep: Endpoint, desc: Descriptor, diffId: stri
         }
       });
     } finally {
+      lease?.release();
       release();
     }
   };

@@ -95,6 +95,7 @@ export class ImageService {
     const ctx: PullContext = {
       client: this.client,
       layers: this.deps.storage.layers,
+      unpacker: this.deps.storage.unpacker,
       layerJobs: this.layerJobs,
       downloads: this.downloads,
       platform: this.platform,

@@ -1,76 +1,51 @@
-import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { createHash } from 'node:crypto';
+import type { ReadableStream as WebReadableStream, ReadableStreamReadResult } from 'node:stream/web';
 import { DeadlineExceededError, FailedPreconditionError } from '../errors/index.js';
 
 /** Content that does not match the digest it was asked for. Never retried, never stored. */
 export class DigestMismatchError extends FailedPreconditionError {}
 
 /**
- * Passes bytes through while hashing them; fails the stream at its end when the digest (or
- * the announced size) does not match, and as soon as more bytes than announced arrive.
+ * A blob's bytes as a response delivers them, checked on the way without a stream stage of
+ * its own: more bytes than announced fail at once; at the end the size and the sha256 digest
+ * must match, or the last read throws DigestMismatchError. When no byte arrives for `stallMs`,
+ * `stop` is called (it aborts the request) and the read fails with DeadlineExceededError.
  */
-export class DigestVerifier extends Transform {
-  private readonly hash: Hash = createHash('sha256');
-  private received = 0;
-  verified = false;
-
-  constructor(private readonly digest: string, private readonly expectedSize: number | undefined, private readonly what: string) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.received += chunk.length;
-    if (this.expectedSize !== undefined && this.received > this.expectedSize) {
-      done(new DigestMismatchError(`${this.what}: more than the ${this.expectedSize} bytes the manifest announced`));
-      return;
+export async function* verifiedBlob(
+  body: WebReadableStream<Uint8Array>, expected: { digest: string; size: number }, what: string, stallMs: number, stop: (err: Error) => void,
+): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  let received = 0;
+  let lastData = Date.now();
+  let stalled: Error | undefined;
+  const watchdog = setInterval(() => {
+    if (stalled || Date.now() - lastData < stallMs) return;
+    stalled = new DeadlineExceededError(`${what}: stalled, no data received for ${Math.round(stallMs / 1000)} s (after ${received} bytes)`);
+    stop(stalled);
+  }, Math.max(10, Math.min(1000, stallMs / 4)));
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        throw stalled ?? err;
+      }
+      if (stalled) throw stalled;
+      if (chunk.done) break;
+      const bytes = chunk.value;
+      lastData = Date.now();
+      received += bytes.byteLength;
+      if (received > expected.size) throw new DigestMismatchError(`${what}: more than the ${expected.size} bytes the manifest announced`);
+      hash.update(bytes);
+      yield Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     }
-    this.hash.update(chunk);
-    done(null, chunk);
-  }
-
-  override _flush(done: TransformCallback): void {
-    const actual = `sha256:${this.hash.digest('hex')}`;
-    if (this.expectedSize !== undefined && this.received !== this.expectedSize) {
-      done(new DigestMismatchError(`${this.what}: got ${this.received} bytes, the manifest announced ${this.expectedSize}`));
-    } else if (actual !== this.digest) {
-      done(new DigestMismatchError(`${this.what}: content digest ${actual} does not match ${this.digest}`));
-    } else {
-      this.verified = true;
-      done();
-    }
-  }
-}
-
-/** Fails the stream when no byte arrives for `ms`, naming what stalled. */
-export class StallWatchdog extends Transform {
-  private timer: NodeJS.Timeout | undefined;
-  bytes = 0;
-
-  constructor(private readonly ms: number, private readonly what: string) {
-    super();
-    this.arm();
-  }
-
-  private arm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.destroy(new DeadlineExceededError(`${this.what}: stalled, no data received for ${Math.round(this.ms / 1000)} s (after ${this.bytes} bytes)`));
-    }, this.ms);
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.bytes += chunk.length;
-    this.arm();
-    done(null, chunk);
-  }
-
-  override _flush(done: TransformCallback): void {
-    clearTimeout(this.timer);
-    done();
-  }
-
-  override _destroy(err: Error | null, done: (error?: Error | null) => void): void {
-    clearTimeout(this.timer);
-    done(err);
+    if (received !== expected.size) throw new DigestMismatchError(`${what}: got ${received} bytes, the manifest announced ${expected.size}`);
+    const actual = `sha256:${hash.digest('hex')}`;
+    if (actual !== expected.digest) throw new DigestMismatchError(`${what}: content digest ${actual} does not match ${expected.digest}`);
+  } finally {
+    clearInterval(watchdog);
+    await reader.cancel().catch(() => undefined);
   }
 }

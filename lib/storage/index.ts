@@ -1,11 +1,24 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { silentLogger, type Logger } from '../log/index.js';
 import { LayerStore } from './layer-store.js';
 import { ContainerRootfsManager, type Rootfs, type RootfsRequest } from './rootfs.js';
+import { UnpackPool } from './unpack-pool.js';
 
 export { LayerStore, type LayerMeta } from './layer-store.js';
-export { unpackLayer, cleanEntryPath, UnsafeLayerEntryError, type UnpackStats } from './unpack.js';
+export { unpackLayer, cleanEntryPath, UnsafeLayerEntryError, LayerWriteError, type UnpackStats } from './unpack.js';
+export { TarReader, TarFormatError, parsePaxRecords, type TarEntry, type TarEvent } from './tar-reader.js';
+export { xattrVerdict } from './xattr-policy.js';
+export { removeTree } from './remove-tree.js';
+export { UnpackPool, type UnpackLease } from './unpack-pool.js';
 export { compressionOf, decompressor, type Compression } from './decompress.js';
 export { mountedPaths, type Rootfs, type RootfsRequest } from './rootfs.js';
+
+export interface StorageOptions {
+  log?: Logger;
+  /** Layers unpacked at once, each on a worker thread (default: the number of cores). */
+  unpackWorkers?: number;
+}
 
 /**
  * The layer store and the container root filesystems built from it, under `<root>/overlay`.
@@ -13,22 +26,37 @@ export { mountedPaths, type Rootfs, type RootfsRequest } from './rootfs.js';
  */
 export class Storage {
   readonly layers: LayerStore;
+  readonly unpacker: UnpackPool;
   private readonly rootfs: ContainerRootfsManager;
 
-  constructor(root: string) {
-    this.layers = new LayerStore(join(root, 'overlay'));
+  constructor(root: string, options: StorageOptions = {}) {
+    this.layers = new LayerStore(join(root, 'overlay'), options.log ?? silentLogger());
     this.rootfs = new ContainerRootfsManager(this.layers);
+    this.unpacker = new UnpackPool(options.unpackWorkers ?? availableParallelism());
   }
 
   /** Creates the directories and discards what interrupted unpacks left. */
   async init(): Promise<void> {
-    this.layers.init();
+    await this.layers.init();
     await this.rootfs.init();
+  }
+
+  /** Ends the unpack workers. */
+  close(): Promise<void> {
+    return this.unpacker.close();
   }
 
   /** Mounts an overlay of `layers` (chain IDs, bottom first) with a fresh upper dir. */
   createContainerRootfs(request: RootfsRequest): Promise<Rootfs> {
     return this.rootfs.create(request);
+  }
+
+  /**
+   * Deletes a tree a container could fill (its directory, image volumes included), however
+   * deep; one that cannot be deleted is logged and moved aside. Never throws.
+   */
+  removeTree(path: string): Promise<boolean> {
+    return this.layers.removeTree(path);
   }
 
   /** Unmounts and deletes the container's root filesystem; idempotent. */

@@ -3,6 +3,8 @@ import { mkdir, mkdtemp, readlink, rename, rm, symlink, writeFile } from 'node:f
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InternalError } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
+import { removeTree } from './remove-tree.js';
 
 export interface LayerMeta {
   chainId: string;
@@ -24,24 +26,36 @@ function hexOf(chainId: string): string {
  * Unpacked layers, one directory per chain ID: `layers/<hex>/diff` plus `meta.json`, and a
  * short symlink `l/<short>` → `../layers/<hex>/diff`. A layer is written under `tmp/` and
  * renamed into place only when complete, so a directory under `layers/` is always whole.
+ * Trees that cannot be deleted (see removeTree) are moved into `leftovers/`, tried again at
+ * each start, and never stop the store from working.
  */
 export class LayerStore {
   readonly layersDir: string;
   readonly linksDir: string;
   readonly tmpDir: string;
+  readonly leftoversDir: string;
   private readonly layers = new Map<string, LayerMeta>();
 
-  constructor(readonly root: string) {
+  constructor(readonly root: string, private readonly log: Logger) {
     this.layersDir = join(root, 'layers');
     this.linksDir = join(root, 'l');
     this.tmpDir = join(root, 'tmp');
+    this.leftoversDir = join(root, 'leftovers');
+  }
+
+  /** Deletes an untrusted tree; one that stays is moved into `leftovers/`. */
+  removeTree(path: string): Promise<boolean> {
+    return removeTree(path, this.log, this.leftoversDir);
   }
 
   /** Creates the tree, discards what an interrupted unpack left, and indexes whole layers. */
-  init(): void {
+  async init(): Promise<void> {
     for (const dir of [this.root, this.layersDir, this.linksDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    rmSync(this.tmpDir, { recursive: true, force: true });
-    mkdirSync(this.tmpDir, { mode: 0o700 });
+    if (existsSync(this.leftoversDir)) {
+      for (const name of readdirSync(this.leftoversDir)) await removeTree(join(this.leftoversDir, name), this.log);
+    }
+    await this.removeTree(this.tmpDir);
+    mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
     for (const hex of readdirSync(this.layersDir)) {
       const dir = join(this.layersDir, hex);
       try {
@@ -49,7 +63,7 @@ export class LayerStore {
         this.layers.set(meta.chainId, meta);
         this.ensureLinkSync(meta);
       } catch {
-        rmSync(dir, { recursive: true, force: true });
+        await this.removeTree(dir);
       }
     }
   }
@@ -74,7 +88,7 @@ export class LayerStore {
   }
 
   async discardTemp(dir: string): Promise<void> {
-    await rm(dir, { recursive: true, force: true });
+    await this.removeTree(dir);
   }
 
   /** Moves a finished work directory into place; a layer that appeared meanwhile wins. */
@@ -143,8 +157,8 @@ export class LayerStore {
     await rm(join(this.linksDir, meta.short), { force: true });
     const dir = join(this.layersDir, hexOf(chainId));
     if (!existsSync(dir)) return;
-    const doomed = join(this.tmpDir, `gone-${hexOf(chainId)}-${randomBytes(4).toString('hex')}`);
+    const doomed = join(this.tmpDir, `gone-${hexOf(chainId).slice(0, 16)}-${randomBytes(4).toString('hex')}`);
     await rename(dir, doomed);
-    await rm(doomed, { recursive: true, force: true });
+    await this.removeTree(doomed);
   }
 }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors/index.js';
 import { runCommand } from '../process/index.js';
@@ -73,7 +73,7 @@ export class ContainerRootfsManager {
     try {
       await this.mount(request.containerId, record);
     } catch (err) {
-      await rm(dir, { recursive: true, force: true });
+      await this.layers.removeTree(dir);
       throw err;
     }
     return { rootfs: mountPoint, upperDir, workDir };
@@ -127,7 +127,8 @@ export class ContainerRootfsManager {
     if (record && !record.mountPoint.startsWith(`${dir}/`) && existsSync(record.mountPoint)) {
       await rmdir(record.mountPoint).catch(() => undefined);
     }
-    await rm(dir, { recursive: true, force: true });
+    // The upper dir is the container's: any depth, any path length.
+    await this.layers.removeTree(dir);
   }
 
   /** Chain IDs the root filesystems of existing containers use; garbage collection keeps them. */

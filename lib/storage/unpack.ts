@@ -1,43 +1,56 @@
-import { chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
-import { chmod, lchown, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import * as tar from 'tar-stream';
-import { FailedPreconditionError } from '../errors/index.js';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, unlinkSync, utimesSync, writeSync,
+} from 'node:fs';
+import { CancelledError, FailedPreconditionError, isRuntimeError, messageOf } from '../errors/index.js';
 import { runCommand } from '../process/index.js';
+import { deleteTree } from './remove-tree.js';
+import { TarReader, type TarEntry } from './tar-reader.js';
+import { xattrVerdict } from './xattr-policy.js';
 
 /** A layer entry that would write outside its layer directory, or cannot be represented. */
 export class UnsafeLayerEntryError extends FailedPreconditionError {}
+
+/** The file system refused an entry (no space, a name too long, ...). */
+export class LayerWriteError extends FailedPreconditionError {}
 
 export interface UnpackStats {
   /** Bytes of file content (and symlink targets) written. */
   bytes: number;
   /** Entries created. */
   inodes: number;
-  /** Extended attributes not applied (binary values), as `path: name`. */
+  /** Extended attributes not applied, as `path: name (why)`; the first few only. */
   skippedXattrs: string[];
+  skippedXattrCount: number;
+  /** sha256 of the whole uncompressed stream, end-of-archive blocks and all: its diff ID. */
+  diffId: string;
+}
+
+export interface UnpackOptions {
+  /** Stops the unpack between input chunks; it then rejects with CancelledError. */
+  signal?: AbortSignal;
 }
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
-/** Files up to this size are written in the background, several at a time. */
-const BACKGROUND_FILE_BYTES = 4 * 1024 * 1024;
-const MAX_IN_FLIGHT = 16;
-const UMASK = process.umask();
+const MAX_REPORTED_XATTRS = 20;
+const COMMAND_TIMEOUT_MS = 10_000;
+/** Linux's limit for a path given to a system call. */
+const PATH_MAX = 4096;
 
 type Kind = 'dir' | 'other';
 
-interface DirTimes {
-  path: string;
-  mtime: Date;
-}
+/** A `.` or `..` component, an empty one, or a leading `/`. */
+const NEEDS_CLEANING = /(^|\/)\.\.?(\/|$)|\/\/|^\//;
 
 /**
  * Splits an entry name into clean components. Leading `/` and `.` are dropped (the entry is
  * contained in the layer); `..` is refused outright, never resolved.
  */
 export function cleanEntryPath(name: string): string {
+  // Most names are clean already (no `.`, `..`, empty or leading components): taken as they are.
+  if (!NEEDS_CLEANING.test(name)) return name.endsWith('/') ? name.slice(0, -1) : name;
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
@@ -56,265 +69,332 @@ function baseOf(rel: string): string {
   return rel.slice(rel.lastIndexOf('/') + 1);
 }
 
-function paxNumber(pax: Record<string, string> | undefined, key: string, fallback: number): number {
-  const v = pax?.[key];
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  return Number.isFinite(n) ? n : fallback;
-}
-
-type EntryBody = AsyncIterable<Buffer>;
-
-async function drain(body: EntryBody): Promise<void> {
-  for await (const _chunk of body) {
-    // Discarded: the entry's data has no place on disk.
-  }
-}
-
-async function writeSmallFile(path: string, data: Buffer, uid: number, gid: number, mode: number, mtime: Date): Promise<void> {
-  await writeFile(path, data, { flag: 'wx', mode: mode & 0o777 });
-  if (uid !== 0 || gid !== 0) await lchown(path, uid, gid);
-  // After chown, which clears set-id bits; only when open's mode could not say it all.
-  if ((mode & ~0o777) !== 0 || (mode & UMASK) !== 0 || uid !== 0 || gid !== 0) await chmod(path, mode);
-  await utimes(path, mtime, mtime);
+interface OpenFile {
+  fd: number;
+  rel: string;
+  entry: TarEntry;
+  left: number;
 }
 
 /**
  * Writes one layer's entries into an empty directory. Every path is checked against what this
  * unpack itself created (the directory starts empty), so no symlink or file can redirect a
  * later entry: a parent that is not a directory created here is refused.
+ *
+ * File system calls are synchronous: the unpack runs on a worker thread of its own, where a
+ * blocking call costs less than a round trip through the thread pool, and files are written
+ * in the order the archive gives them, with nothing in flight to wait for. Only what Node has
+ * no call for (mknod, extended attributes) runs as a program.
  */
 class LayerWriter {
   private readonly kinds = new Map<string, Kind>([['', 'dir']]);
-  private readonly dirTimes: DirTimes[] = [];
-  /**
-   * File writes still running, by path. Creating files is bound by the file system's
-   * latency, not by this thread, so several go through the thread pool at once while
-   * parsing goes on; anything that depends on a path waits for its write first.
-   */
-  private readonly inFlight = new Map<string, Promise<void>>();
-  private failure: unknown;
-  readonly stats: UnpackStats = { bytes: 0, inodes: 0, skippedXattrs: [] };
+  /** Directories of this layer with the set-group-ID bit: files made in them take their group. */
+  private readonly setgidDirs = new Set<string>();
+  private readonly umask = process.umask();
+  private readonly dirTimes: { path: string; mtime: number }[] = [];
+  private file: OpenFile | undefined;
+  /** Data of the current entry that has no place on disk (types of no use to a container). */
+  private skipping = false;
+  readonly stats: Omit<UnpackStats, 'diffId'> = { bytes: 0, inodes: 0, skippedXattrs: [], skippedXattrCount: 0 };
 
-  constructor(private readonly root: string) {}
+  private readonly root: string;
 
+  constructor(root: string) {
+    this.root = root.length > 1 && root.endsWith('/') ? root.slice(0, -1) : root;
+  }
+
+  /** `rel` is clean (no `.`, `..` or empty components): joined without normalizing again. */
   private abs(rel: string): string {
-    return rel ? join(this.root, rel) : this.root;
+    return rel ? `${this.root}/${rel}` : this.root;
   }
 
   /** Creates missing parents as plain directories; refuses a parent that is anything else. */
   private ensureDir(rel: string, entryName: string): void {
-    if (rel === '') return;
-    const kind = this.kinds.get(rel);
-    if (kind === 'dir') return;
-    if (kind === 'other') throw new UnsafeLayerEntryError(`layer entry "${entryName}" refused: "${rel}" is not a directory in this layer`);
-    this.ensureDir(parentOf(rel), entryName);
-    mkdirSync(this.abs(rel), { mode: 0o755 });
-    this.kinds.set(rel, 'dir');
-    this.stats.inodes++;
-  }
-
-  /** Waits for the write of `rel` (or all writes), and fails with the first write's error. */
-  private async settle(rel?: string): Promise<void> {
-    if (rel === undefined) await Promise.all(this.inFlight.values());
-    else await this.inFlight.get(rel);
-    if (this.failure !== undefined) throw this.failure;
-  }
-
-  private launch(rel: string, work: Promise<void>): void {
-    const tracked: Promise<void> = work
-      .catch((err: unknown) => { this.failure ??= err; })
-      .finally(() => { if (this.inFlight.get(rel) === tracked) this.inFlight.delete(rel); });
-    this.inFlight.set(rel, tracked);
+    const missing: string[] = [];
+    for (let dir = rel; dir !== ''; dir = parentOf(dir)) {
+      const kind = this.kinds.get(dir);
+      if (kind === 'dir') break;
+      if (kind === 'other') throw new UnsafeLayerEntryError(`layer entry "${entryName}" refused: "${dir}" is not a directory in this layer`);
+      missing.push(dir);
+    }
+    for (let i = missing.length - 1; i >= 0; i--) {
+      mkdirSync(this.abs(missing[i]!), { mode: 0o755 });
+      this.kinds.set(missing[i]!, 'dir');
+      this.stats.inodes++;
+    }
   }
 
   /** Makes room for a new entry at `rel`, replacing whatever an earlier entry put there. */
   private async clear(rel: string, keepDir: boolean): Promise<void> {
     const kind = this.kinds.get(rel);
     if (kind === undefined || (kind === 'dir' && keepDir)) return;
-    await this.settle(kind === 'dir' ? undefined : rel);
-    rmSync(this.abs(rel), { recursive: true, force: true });
     this.kinds.delete(rel);
-    if (kind === 'dir') {
-      const prefix = `${rel}/`;
-      for (const key of [...this.kinds.keys()]) if (key.startsWith(prefix)) this.kinds.delete(key);
+    if (kind === 'other') {
+      unlinkSync(this.abs(rel));
+      return;
     }
+    await deleteTree(this.abs(rel));
+    const prefix = `${rel}/`;
+    for (const key of [...this.kinds.keys()]) if (key.startsWith(prefix)) this.kinds.delete(key);
+    for (const dir of [...this.setgidDirs]) if (dir === rel || dir.startsWith(prefix)) this.setgidDirs.delete(dir);
+    // The times of directories that are gone are not set at the end.
+    const gone = this.abs(rel);
+    let kept = 0;
+    for (const d of this.dirTimes) if (d.path !== gone && !d.path.startsWith(`${gone}/`)) this.dirTimes[kept++] = d;
+    this.dirTimes.length = kept;
   }
 
-  async entry(header: tar.Header, body: EntryBody): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    if (this.inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.inFlight.values());
-    const rel = cleanEntryPath(header.name);
-    if (rel === '') return drain(body);
-    const pax = (header.pax ?? undefined) as Record<string, string> | undefined;
+  /** The start of an entry; its data (files only) follows through `data`. */
+  entry(entry: TarEntry): Promise<void> | undefined {
+    this.skipping = false;
+    const rel = cleanEntryPath(entry.name);
+    if (rel === '') {
+      this.skipping = true;
+      return undefined;
+    }
+    // Refused before anything is made: no file system call could reach it.
+    if (this.root.length + 1 + Buffer.byteLength(rel) >= PATH_MAX) {
+      throw new LayerWriteError(`layer entry "${entry.name.slice(0, 200)}..." could not be written: its path is over ${PATH_MAX} bytes`);
+    }
     const base = baseOf(rel);
     const parent = parentOf(rel);
-    this.ensureDir(parent, header.name);
-
+    this.ensureDir(parent, entry.name);
     if (base.startsWith(WHITEOUT_PREFIX)) {
-      await drain(body);
-      if (base === OPAQUE_MARKER) return this.setXattr(this.abs(parent), OPAQUE_XATTR, Buffer.from('y'));
-      // Other `.wh..wh.` names are AUFS bookkeeping with no meaning for overlay.
-      if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return;
-      const target = parent ? `${parent}/${base.slice(WHITEOUT_PREFIX.length)}` : base.slice(WHITEOUT_PREFIX.length);
-      await this.clear(target, false);
-      // Overlay's whiteout: a character device 0/0 in the upper layer hides the lower entry.
-      await runCommand('mknod', ['-m', '0', this.abs(target), 'c', '0', '0'], { timeoutMs: 10_000 });
-      this.kinds.set(target, 'other');
-      this.stats.inodes++;
-      return;
+      this.skipping = true;
+      return this.whiteout(entry, parent, base);
     }
-
-    const path = this.abs(rel);
-    const uid = paxNumber(pax, 'uid', header.uid ?? 0);
-    const gid = paxNumber(pax, 'gid', header.gid ?? 0);
-    const mode = (header.mode ?? 0o644) & 0o7777;
-    const mtime = pax?.mtime !== undefined ? new Date(paxNumber(pax, 'mtime', 0) * 1000) : (header.mtime ?? new Date(0));
-
-    switch (header.type) {
-      case 'directory': {
-        await drain(body);
-        await this.clear(rel, true);
-        if (this.kinds.get(rel) !== 'dir') {
-          mkdirSync(path, { mode: 0o700 });
-          this.kinds.set(rel, 'dir');
-          this.stats.inodes++;
-        }
-        lchownSync(path, uid, gid);
-        chmodSync(path, mode);
-        // Directory times are set last: creating children changes them.
-        this.dirTimes.push({ path, mtime });
-        break;
-      }
+    switch (entry.type) {
+      case 'directory':
+        if (this.kinds.get(rel) === 'other') return this.clear(rel, true).then(() => this.directory(rel, entry));
+        return this.directory(rel, entry);
       case 'file':
-      case 'contiguous-file': {
-        await this.clear(rel, false);
-        await this.writeFile(rel, path, body, header.size ?? 0, uid, gid, mode, mtime);
-        this.kinds.set(rel, 'other');
-        break;
-      }
-      case 'symlink': {
-        await drain(body);
-        await this.clear(rel, false);
-        symlinkSync(header.linkname ?? '', path);
-        lchownSync(path, uid, gid);
-        lutimesSync(path, mtime, mtime);
-        this.kinds.set(rel, 'other');
-        this.stats.bytes += Buffer.byteLength(header.linkname ?? '');
-        this.stats.inodes++;
-        break;
-      }
-      case 'link': {
-        await drain(body);
-        const target = cleanEntryPath(header.linkname ?? '');
-        if (this.kinds.get(target) !== 'other') {
-          throw new UnsafeLayerEntryError(`layer entry "${header.name}" refused: hard link target "${header.linkname}" is not a file of this layer`);
-        }
-        await this.clear(rel, false);
-        await this.settle(target);
-        // link(2) does not follow a symlink target, so this stays inside the layer.
-        linkSync(this.abs(target), path);
-        this.kinds.set(rel, 'other');
-        break;
-      }
+        if (this.kinds.has(rel)) return this.clear(rel, false).then(() => this.openFile(rel, entry));
+        return this.openFile(rel, entry);
+      case 'symlink':
+        if (this.kinds.has(rel)) return this.clear(rel, false).then(() => this.symlink(rel, entry));
+        return this.symlink(rel, entry);
+      case 'link':
+        return this.hardLink(rel, entry);
       case 'character-device':
       case 'block-device':
-      case 'fifo': {
-        await drain(body);
-        await this.clear(rel, false);
-        const kind = header.type === 'fifo' ? ['p'] : [header.type === 'block-device' ? 'b' : 'c', String(header.devmajor ?? 0), String(header.devminor ?? 0)];
-        await runCommand('mknod', ['-m', mode.toString(8), path, ...kind], { timeoutMs: 10_000 });
-        lchownSync(path, uid, gid);
-        utimesSync(path, mtime, mtime);
-        this.kinds.set(rel, 'other');
-        this.stats.inodes++;
-        break;
-      }
+      case 'fifo':
+        return this.node(rel, entry);
       default:
-        // Other typeflags (GNU sparse, volume labels) carry nothing a container can use.
-        await drain(body);
-        return;
+        // Other typeflags (volume labels, vendor extensions) carry nothing a container can use.
+        this.skipping = true;
+        return undefined;
     }
-    await this.applyXattrs(rel, path, pax);
   }
 
-  private async writeFile(rel: string, path: string, body: EntryBody, size: number, uid: number, gid: number, mode: number, mtime: Date): Promise<void> {
-    this.stats.bytes += size;
-    this.stats.inodes++;
-    if (size <= BACKGROUND_FILE_BYTES) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of body) chunks.push(chunk);
-      this.launch(rel, writeSmallFile(path, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), uid, gid, mode, mtime));
-      return;
+  /** File data, in order; the file is finished when its last byte arrives. */
+  data(chunk: Buffer): Promise<void> | undefined {
+    const file = this.file;
+    if (!file) {
+      if (this.skipping) return undefined;
+      throw new UnsafeLayerEntryError('layer stream has data outside any file');
     }
-    const fd = openSync(path, 'wx', 0o600);
+    let written = 0;
+    while (written < chunk.length) written += writeSync(file.fd, chunk, written, chunk.length - written);
+    file.left -= chunk.length;
+    return file.left === 0 ? this.closeFile() : undefined;
+  }
+
+  private async whiteout(entry: TarEntry, parent: string, base: string): Promise<void> {
+    if (base === OPAQUE_MARKER) return this.setXattr(parent, OPAQUE_XATTR, Buffer.from('y'));
+    // Other `.wh..wh.` names are AUFS bookkeeping with no meaning for overlay.
+    if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return undefined;
+    const name = base.slice(WHITEOUT_PREFIX.length);
+    if (name === '' || name === '.' || name === '..') {
+      throw new UnsafeLayerEntryError(`layer entry "${entry.name}" refused: a whiteout must name an entry of its directory`);
+    }
+    const target = parent ? `${parent}/${name}` : name;
+    await this.clear(target, false);
+    // Overlay's whiteout: a character device 0/0 in the upper layer hides the lower entry.
+    await runCommand('mknod', ['-m', '0', this.abs(target), 'c', '0', '0'], { timeoutMs: COMMAND_TIMEOUT_MS });
+    this.kinds.set(target, 'other');
+    this.stats.inodes++;
+  }
+
+  private directory(rel: string, entry: TarEntry): Promise<void> | undefined {
+    const path = this.abs(rel);
+    const created = this.kinds.get(rel) !== 'dir';
+    if (created) {
+      mkdirSync(path, { mode: entry.mode & 0o777 });
+      this.kinds.set(rel, 'dir');
+      this.stats.inodes++;
+    }
+    // As for files: owner and mode only when creation did not already give them.
+    const owned = entry.uid !== 0 || entry.gid !== 0 || this.setgidDirs.has(parentOf(rel));
+    if (owned || !created) lchownSync(path, entry.uid, entry.gid);
+    if (!created || owned || (entry.mode & 0o7000) !== 0 || (entry.mode & this.umask) !== 0) chmodSync(path, entry.mode & 0o7777);
+    if (entry.mode & 0o2000) this.setgidDirs.add(rel);
+    else this.setgidDirs.delete(rel);
+    // Directory times are set last: creating children changes them.
+    this.dirTimes.push({ path, mtime: entry.mtime });
+    return entry.xattrs.size > 0 ? this.applyXattrs(rel, entry) : undefined;
+  }
+
+  private openFile(rel: string, entry: TarEntry): Promise<void> | undefined {
+    // O_EXCL: never opens through a symlink, never reuses an inode. Created with the
+    // permission bits the entry asks for (the umask may take some: then fchmod puts them back).
+    const fd = openSync(this.abs(rel), 'wx', entry.mode & 0o777);
+    this.kinds.set(rel, 'other');
+    this.file = { fd, rel, entry, left: entry.size };
+    this.stats.bytes += entry.size;
+    this.stats.inodes++;
+    return entry.size === 0 ? this.closeFile() : undefined;
+  }
+
+  private closeFile(): Promise<void> | undefined {
+    const { fd, rel, entry } = this.file!;
+    this.file = undefined;
     try {
-      for await (const chunk of body) writeSync(fd, chunk);
-      if (uid !== 0 || gid !== 0) fchownSync(fd, uid, gid);
-      // After chown, which clears set-id bits.
-      fchmodSync(fd, mode);
-      futimesSync(fd, mtime, mtime);
+      // A new file is root's (0:0) unless its directory is set-group-ID.
+      const owned = entry.uid !== 0 || entry.gid !== 0 || this.setgidDirs.has(parentOf(rel));
+      if (owned) fchownSync(fd, entry.uid, entry.gid);
+      // After chown, which clears set-ID bits; skipped when open's mode already said it all.
+      if (owned || (entry.mode & 0o7000) !== 0 || (entry.mode & this.umask) !== 0) fchmodSync(fd, entry.mode & 0o7777);
+      futimesSync(fd, entry.mtime, entry.mtime);
     } finally {
       closeSync(fd);
     }
+    return entry.xattrs.size > 0 ? this.applyXattrs(rel, entry) : undefined;
   }
 
-  private async applyXattrs(rel: string, path: string, pax: Record<string, string> | undefined): Promise<void> {
-    if (!pax) return;
-    for (const [key, value] of Object.entries(pax)) {
-      if (!key.startsWith('SCHILY.xattr.')) continue;
-      await this.settle(rel);
-      const name = key.slice('SCHILY.xattr.'.length);
-      // Overlay's own attributes would let an image forge whiteouts or redirects.
-      if (name.startsWith('trusted.overlay.')) continue;
-      // tar-stream decodes PAX values as UTF-8, so binary values (file capabilities) arrive
-      // mangled; writing them would grant something the image never asked for.
-      if (value.includes('\uFFFD')) {
-        this.stats.skippedXattrs.push(`${rel}: ${name}`);
+  private symlink(rel: string, entry: TarEntry): Promise<void> | undefined {
+    const path = this.abs(rel);
+    symlinkSync(entry.linkname, path);
+    this.kinds.set(rel, 'other');
+    lchownSync(path, entry.uid, entry.gid);
+    lutimesSync(path, entry.mtime, entry.mtime);
+    this.stats.bytes += Buffer.byteLength(entry.linkname);
+    this.stats.inodes++;
+    return entry.xattrs.size > 0 ? this.applyXattrs(rel, entry) : undefined;
+  }
+
+  private async hardLink(rel: string, entry: TarEntry): Promise<void> {
+    const target = cleanEntryPath(entry.linkname);
+    if (this.kinds.get(target) !== 'other') {
+      throw new UnsafeLayerEntryError(`layer entry "${entry.name}" refused: hard link target "${entry.linkname}" is not a file of this layer`);
+    }
+    if (target === rel) return;
+    await this.clear(rel, false);
+    // link(2) does not follow a symlink target, so this stays inside the layer.
+    linkSync(this.abs(target), this.abs(rel));
+    this.kinds.set(rel, 'other');
+    if (entry.xattrs.size > 0) await this.applyXattrs(rel, entry);
+  }
+
+  private async node(rel: string, entry: TarEntry): Promise<void> {
+    await this.clear(rel, false);
+    const path = this.abs(rel);
+    const kind = entry.type === 'fifo' ? ['p'] : [entry.type === 'block-device' ? 'b' : 'c', String(entry.devmajor), String(entry.devminor)];
+    await runCommand('mknod', ['-m', (entry.mode & 0o7777).toString(8), path, ...kind], { timeoutMs: COMMAND_TIMEOUT_MS });
+    this.kinds.set(rel, 'other');
+    lchownSync(path, entry.uid, entry.gid);
+    lutimesSync(path, entry.mtime, entry.mtime);
+    this.stats.inodes++;
+    if (entry.xattrs.size > 0) await this.applyXattrs(rel, entry);
+  }
+
+  private skipXattr(rel: string, name: string, why: string): void {
+    this.stats.skippedXattrCount++;
+    if (this.stats.skippedXattrs.length < MAX_REPORTED_XATTRS) this.stats.skippedXattrs.push(`${rel}: ${name} (${why})`);
+  }
+
+  private async applyXattrs(rel: string, entry: TarEntry): Promise<void> {
+    for (const [name, value] of entry.xattrs) {
+      const verdict = xattrVerdict(name);
+      if (!verdict.apply) {
+        this.skipXattr(rel, name, verdict.reason);
         continue;
       }
-      await this.setXattr(path, name, Buffer.from(value, 'utf8'));
+      try {
+        await this.setXattr(rel, name, value);
+      } catch (err) {
+        // As docker and containerd do: a file system without the namespace (or a symlink,
+        // which takes no user.* attribute) loses the attribute, not the layer.
+        this.skipXattr(rel, name, `not supported here: ${messageOf(err).split('\n')[0]}`);
+      }
     }
   }
 
-  private async setXattr(path: string, name: string, value: Buffer): Promise<void> {
-    await runCommand('setfattr', ['-h', '-n', name, '-v', `0s${value.toString('base64')}`, path], { timeoutMs: 10_000 });
+  private async setXattr(rel: string, name: string, value: Buffer): Promise<void> {
+    await runCommand('setfattr', ['-h', '-n', name, '-v', `0s${value.toString('base64')}`, this.abs(rel)], { timeoutMs: COMMAND_TIMEOUT_MS });
   }
 
-  async quiesce(): Promise<void> {
-    await Promise.allSettled([...this.inFlight.values()]);
-  }
-
-  async finish(): Promise<void> {
-    await this.settle();
+  /** The archive ended: no file may be left half written. */
+  finish(): void {
+    if (this.file) throw new UnsafeLayerEntryError(`layer stream ended inside "${this.file.entry.name}"`);
     for (let i = this.dirTimes.length - 1; i >= 0; i--) {
       const { path, mtime } = this.dirTimes[i]!;
       utimesSync(path, mtime, mtime);
     }
   }
+
+  /** Closes what an interrupted unpack left open. */
+  abandon(): void {
+    if (this.file) closeSync(this.file.fd);
+    this.file = undefined;
+  }
+
+  get currentEntry(): string | undefined {
+    return this.file?.entry.name;
+  }
+}
+
+/** A file system error, named after the entry that met it; domain errors pass through. */
+function writeError(err: unknown, entryName: string | undefined): unknown {
+  if (isRuntimeError(err)) return err;
+  return new LayerWriteError(`layer entry${entryName === undefined ? '' : ` "${entryName}"`} could not be written: ${messageOf(err)}`, { cause: err });
+}
+
+/** Feeds the reader's events to the writer until it needs more input. */
+async function pump(reader: TarReader, writer: LayerWriter): Promise<void> {
+  let name: string | undefined;
+  try {
+    for (let event = reader.read(); event !== undefined && event.kind !== 'end'; event = reader.read()) {
+      if (event.kind === 'entry') name = event.entry.name;
+      const pending = event.kind === 'data' ? writer.data(event.chunk) : writer.entry(event.entry);
+      if (pending) await pending;
+    }
+  } catch (err) {
+    throw writeError(err, name ?? writer.currentEntry);
+  }
 }
 
 /**
- * Unpacks an uncompressed layer tar stream into `dir` (empty, existing). Rejects on the first
- * unsafe entry or stream error; the caller discards the directory then.
+ * Unpacks an uncompressed layer tar stream into `dir` (empty, existing) and returns what it
+ * wrote with the stream's digest. Rejects on the first unsafe entry, malformed archive or
+ * stream error, always with a domain error; the caller discards the directory then. Nothing
+ * is written after the returned promise settles.
  */
-export async function unpackLayer(input: Readable, dir: string): Promise<UnpackStats> {
-  const extract = tar.extract();
-  // tar-stream's streams are streamx streams: fed by pipe(), with errors forwarded by hand.
-  input.on('error', (err) => extract.destroy(err));
-  input.pipe(extract as unknown as NodeJS.WritableStream);
+export async function unpackLayer(input: AsyncIterable<Buffer> | Iterable<Buffer>, dir: string, options: UnpackOptions = {}): Promise<UnpackStats> {
+  const reader = new TarReader();
   const writer = new LayerWriter(dir);
+  const hash = createHash('sha256');
   try {
-    for await (const entry of extract) {
-      await writer.entry(entry.header, entry as AsyncIterable<Buffer>);
+    try {
+      for await (const chunk of input) {
+        if (options.signal?.aborted) throw new CancelledError('layer unpack cancelled');
+        hash.update(chunk);
+        reader.write(chunk);
+        await pump(reader, writer);
+      }
+    } catch (err) {
+      if (isRuntimeError(err)) throw err;
+      throw new FailedPreconditionError(`layer stream failed: ${messageOf(err)}`, { cause: err });
+    }
+    reader.close();
+    await pump(reader, writer);
+    try {
+      writer.finish();
+    } catch (err) {
+      throw writeError(err, undefined);
     }
   } catch (err) {
-    input.destroy();
-    extract.destroy();
-    // No write may land after the caller discards the directory.
-    await writer.quiesce();
+    writer.abandon();
     throw err;
   }
-  await writer.finish();
-  return writer.stats;
+  return { ...writer.stats, diffId: `sha256:${hash.digest('hex')}` };
 }

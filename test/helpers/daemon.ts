@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CriClient } from './cri-client.js';
@@ -28,9 +28,9 @@ export interface TestDirs {
   configFile: string;
 }
 
-export function makeTestDirs(): TestDirs {
+export function makeTestDirs(parent = '/tmp'): TestDirs {
   // Short paths: Unix socket paths (conmon's attach socket among them) are limited to 108 bytes.
-  const base = mkdtempSync('/tmp/rct-');
+  const base = mkdtempSync(join(parent, 'rct-'));
   const dirs = { base, root: join(base, 'root'), state: join(base, 'run'), socket: join(base, 'run', 'runcri.sock'), cniConf: join(base, 'cni'), configFile: join(base, 'runcri.toml') };
   mkdirSync(dirs.cniConf, { recursive: true });
   return dirs;
@@ -116,7 +116,8 @@ export class TestDaemon {
 
 export function removeTestDirs(dirs: TestDirs): void {
   unmountBelow(dirs.base);
-  rmSync(dirs.base, { recursive: true, force: true });
+  // rm walks by descriptors: trees deeper than PATH_MAX (a test's own making) go too.
+  spawnSync('rm', ['-rf', '--one-file-system', '--', dirs.base]);
 }
 
 export function readDaemonLog(d: TestDaemon): string[] {

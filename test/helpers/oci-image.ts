@@ -1,5 +1,5 @@
 /**
- * Builds test images from static binaries (layer tarballs with tar-stream, OCI and Docker
+ * Builds test images from static binaries (layer tarballs from tar-writer, OCI and Docker
  * schema2 manifests and indexes) and pushes them through the registry HTTP API v2.
  */
 import type { ImageRuntimeConfig } from '../../lib/image/index.js';
@@ -7,25 +7,12 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import * as tar from 'tar-stream';
+import { tarBytes, type TarEntrySpec, type TarOptions } from './tar-writer.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 export type Flavor = 'oci' | 'docker';
 
-export interface EntrySpec {
-  path: string;
-  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
-  content?: Buffer | string;
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  linkname?: string;
-  mtime?: Date;
-  devmajor?: number;
-  devminor?: number;
-  /** Extra PAX records, e.g. `SCHILY.xattr.user.note`. */
-  pax?: Record<string, string>;
-}
+export type EntrySpec = TarEntrySpec;
 
 export interface Blob {
   mediaType: string;
@@ -51,39 +38,8 @@ export function sha256(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
-export async function buildTar(entries: EntrySpec[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-    pack.on('end', () => resolve());
-    pack.on('error', reject);
-  });
-  for (const e of entries) {
-    const type = e.type ?? 'file';
-    const content = e.content === undefined ? Buffer.alloc(0) : Buffer.from(e.content);
-    const header = {
-      name: e.path,
-      type,
-      mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
-      uid: e.uid ?? 0,
-      gid: e.gid ?? 0,
-      mtime: e.mtime ?? new Date(1_700_000_000_000),
-      linkname: e.linkname,
-      devmajor: e.devmajor,
-      devminor: e.devminor,
-      pax: e.pax,
-      size: type === 'file' ? content.length : 0,
-    };
-    await new Promise<void>((resolve, reject) => {
-      const cb = (err?: Error | null): void => (err ? reject(err) : resolve());
-      if (type === 'file') pack.entry(header, content, cb);
-      else pack.entry(header, cb);
-    });
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
+export async function buildTar(entries: EntrySpec[], options: TarOptions = {}): Promise<Buffer> {
+  return tarBytes(entries, options);
 }
 
 export function compress(data: Buffer, compression: Compression): Buffer {
