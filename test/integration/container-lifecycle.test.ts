@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -181,6 +181,20 @@ describe('CreateContainer and StartContainer', () => {
     assert.equal(await attempt('seccomp-empty'), 0);
     assert.notEqual(await attempt('seccomp-default', { profile_type: 'RuntimeDefault' }), 0);
     assert.equal(await attempt('seccomp-unconfined', { profile_type: 'Unconfined' }), 0);
+  });
+});
+
+describe('namespaces', () => {
+  it('puts a container of a host-network pod on the host network even when the container names no namespace options', async () => {
+    const hostPod = await fx.runPod({ linux: { security_context: { namespace_options: { network: 'NODE', ipc: 'NODE' } } } });
+    try {
+      const id = await fx.run(hostPod, 'plain', { metadata: { name: 'host-net-plain' } });
+      const r = await fx.exec(id, ['ls', '-l', '/proc/self/ns/net', '/proc/self/ns/ipc']);
+      assert.ok(r.stdout.includes(readlinkSync('/proc/self/ns/net')), r.stdout);
+      assert.ok(r.stdout.includes(readlinkSync('/proc/self/ns/ipc')), r.stdout);
+    } finally {
+      await fx.removePod(hostPod.id);
+    }
   });
 });
 

@@ -34,6 +34,12 @@ function container(p: Partial<ContainerConfig__Output> = {}, sc?: Partial<LinuxC
   };
 }
 
+function podWithNamespaces(ns: { network: 'NODE' | 'POD'; ipc: 'NODE' | 'POD' }): PodSandboxConfig__Output {
+  const base = podConfig();
+  const security_context = { namespace_options: { ...ns, pid: 'CONTAINER' as const, target_id: '', userns_options: null }, selinux_options: null, run_as_user: null, readonly_rootfs: false, supplemental_groups: [], privileged: false, seccomp_profile_path: '', run_as_group: null, seccomp: null, apparmor: null, supplemental_groups_policy: 'Merge' as const };
+  return { ...base, linux: { ...base.linux!, security_context } };
+}
+
 function podConfig(privileged = false, sysctls: Record<string, string> = {}): PodSandboxConfig__Output {
   return {
     metadata: { name: 'p', uid: 'u', namespace: 'n', attempt: 0 }, hostname: 'podhost', log_directory: '/var/log/pods/x', dns_config: null, port_mappings: [], labels: {}, annotations: {},
@@ -209,7 +215,12 @@ test('AppArmor: defaults are ignored with a warning; a named profile is refused 
 test('namespaces: pod namespaces joined, NODE shares the host\'s, TARGET joins another container\'s pid namespace', () => {
   const ns = (sc: Partial<LinuxContainerSecurityContext__Output>, p: Partial<SpecInput> = {}) => buildSpec(input(container({}, sc), p)).spec.linux.namespaces;
   assert.deepEqual(ns({}), [{ type: 'mount' }, { type: 'network', path: '/run/netns/p' }, { type: 'ipc', path: '/run/ipc/p' }, { type: 'uts', path: '/run/uts/p' }, { type: 'pid' }]);
-  assert.deepEqual(ns({ namespace_options: { network: 'NODE', ipc: 'NODE', pid: 'NODE', target_id: '', userns_options: null } }), [{ type: 'mount' }]);
+  const hostPod = { ...input(container()).pod, namespaces: {}, config: podWithNamespaces({ network: 'NODE', ipc: 'NODE' }) };
+  assert.deepEqual(ns({ namespace_options: { network: 'NODE', ipc: 'NODE', pid: 'NODE', target_id: '', userns_options: null } }, { pod: hostPod }), [{ type: 'mount' }]);
+  // A container of a host-network pod that names no options (as crictl sends) is on the host's network too.
+  assert.deepEqual(ns({}, { pod: hostPod }), [{ type: 'mount' }, { type: 'pid' }]);
+  // Network and IPC are the pod's: a container cannot leave a pod's network namespace.
+  assert.deepEqual(ns({ namespace_options: { network: 'NODE', ipc: 'NODE', pid: 'CONTAINER', target_id: '', userns_options: null } }).slice(1, 3), [{ type: 'network', path: '/run/netns/p' }, { type: 'ipc', path: '/run/ipc/p' }]);
   assert.deepEqual(ns({ namespace_options: { network: 'POD', ipc: 'POD', pid: 'TARGET', target_id: 'other', userns_options: null } }, { targetPid: 4321 }).at(-1), { type: 'pid', path: '/proc/4321/ns/pid' });
   assert.throws(() => ns({ namespace_options: { network: 'POD', ipc: 'POD', pid: 'TARGET', target_id: 'other', userns_options: null } }), /not running/);
 });
@@ -334,7 +345,8 @@ test('sysctls: namespaced ones pass, host-namespace and non-namespaced ones are 
   const pod = (sysctls: Record<string, string>) => ({ ...input(container()).pod, config: podConfig(false, sysctls) });
   assert.deepEqual(buildSpec(input(container(), { pod: pod({ 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '100' }) })).spec.linux.sysctl, { 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '100' });
   assert.throws(() => buildSpec(input(container(), { pod: pod({ 'vm.swappiness': '1' }) })), /not namespaced/);
-  assert.throws(() => buildSpec(input(container({}, { namespace_options: { network: 'NODE', ipc: 'POD', pid: 'CONTAINER', target_id: '', userns_options: null } }), { pod: pod({ 'net.ipv4.ip_forward': '1' }) })), /host network/);
+  const hostNetworkPod = { ...input(container()).pod, config: { ...podWithNamespaces({ network: 'NODE', ipc: 'POD' }), linux: { ...podWithNamespaces({ network: 'NODE', ipc: 'POD' }).linux!, sysctls: { 'net.ipv4.ip_forward': '1' } } } };
+  assert.throws(() => buildSpec(input(container(), { pod: hostNetworkPod })), /host network/);
 });
 
 test('rlimits, no_new_privs, tty and the stop signal', () => {

@@ -13,14 +13,17 @@ export interface NamespacePlan {
 }
 
 /**
- * Namespaces to create or join. NODE shares the host's, POD joins the pod's pinned one (or
- * makes the container its own when the pod pinned none), TARGET joins another container's
- * PID namespace.
+ * Namespaces to create or join. The network, IPC and UTS namespaces are the pod's, whatever
+ * the container's own options say (as with containerd; crictl and critest often send none for
+ * a container of a host-network pod): NODE shares the host's, POD joins the pod's pinned one.
+ * The PID namespace is the container's choice: its own, the pod's, the host's, or TARGET,
+ * another container's.
  */
 export function planNamespaces(opts: NamespaceOption__Output | null | undefined, pod: PodContext, targetPid: number | undefined): NamespacePlan {
   const namespaces: OciNamespace[] = [{ type: 'mount' }];
-  const network = opts?.network ?? 'POD';
-  const ipc = opts?.ipc ?? 'POD';
+  const podOpts = pod.config.linux?.security_context?.namespace_options;
+  const network = podOpts?.network ?? 'POD';
+  const ipc = podOpts?.ipc ?? 'POD';
   const pid = opts?.pid ?? 'CONTAINER';
   const userns = opts?.userns_options;
   if (userns && userns.mode !== 'NODE' && userns.mode !== 'POD') {
