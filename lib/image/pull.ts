@@ -98,7 +98,7 @@ async function readLimited(res: Response, limit: number, what: string): Promise<
 
 /** Fetches one small document by tag or digest, verified when its digest is known. */
 async function fetchVerified(ctx: PullContext, ep: Endpoint, kind: 'manifests' | 'blobs', reference: string, expected: string | undefined, limit: number, signal: AbortSignal): Promise<{ body: Buffer; digest: string; contentType: string }> {
-  const what = `${kind === 'manifests' ? 'manifest' : 'blob'} ${ep.host}/${ep.repo}:${reference}`;
+  const what = `${kind === 'manifests' ? 'manifest' : 'blob'} ${ep.host}/${ep.repo}${reference.includes(':') ? '@' : ':'}${reference}`;
   return withRetries(what, signal, ctx.log, async () => {
     const res = await ctx.client.get(ep, `${kind}/${reference}`, { accept: kind === 'manifests' ? MANIFEST_ACCEPT : undefined, auth: ctx.authFor(ep), signal });
     await RegistryClient.check(res, what);
