@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /** A closing connection's socket goes once nothing has moved on it for this long... */
 const CLOSING_IDLE_MS = 10_000;
@@ -11,7 +12,7 @@ const CLOSING_MAX_MS = 60_000;
  */
 const CLOSING_READ_BYTES = 1024 * 1024;
 
-const ending = new WeakSet<Socket>();
+const ending = new WeakSet<Socket | Duplex>();
 
 /**
  * Ends an upgraded connection's socket after its last frames were written, and makes sure it
@@ -19,7 +20,7 @@ const ending = new WeakSet<Socket>();
  * against the connection limit until it closes. What the peer still sends is read (its close,
  * its FIN) and dropped, up to CLOSING_READ_BYTES.
  */
-export function endSocket(socket: Socket): void {
+export function endSocket(socket: Socket | Duplex): void {
   if (socket.destroyed || ending.has(socket)) return;
   ending.add(socket);
   let readAfter = 0;
@@ -30,7 +31,8 @@ export function endSocket(socket: Socket): void {
   // Paused or not before (a full reader, a backlog), it now reads until the peer's end.
   socket.resume();
   socket.end();
-  socket.setTimeout(CLOSING_IDLE_MS, () => socket.destroy());
+  // A socket's own idle timer; a stream that only stands in for one (a tunnel) goes by the deadline alone.
+  if ('setTimeout' in socket) socket.setTimeout(CLOSING_IDLE_MS, () => socket.destroy());
   const deadline = setTimeout(() => socket.destroy(), CLOSING_MAX_MS).unref();
   socket.once('close', () => clearTimeout(deadline));
 }
