@@ -17,8 +17,7 @@
  */
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import hpack from 'hpack.js';
-import type { HpackDecompressor } from 'hpack.js';
+import { BoundedHpackDecoder, DEFAULT_HEADER_LIST_LIMITS, HeaderListTooLargeError, type HeaderListLimits } from './h2-header-decoder.js';
 
 /** The 24 octets every HTTP/2 client sends first (RFC 9113 §3.4). */
 export const CLIENT_PREFACE: Buffer = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -37,7 +36,12 @@ export const FLAG_PRIORITY = 0x20;
 const PRIORITY_FIELDS_SIZE = 5;
 
 const DEFAULT_HEADER_TABLE_SIZE = 4096;
-const DEFAULT_MAX_HEADER_BLOCK_SIZE = 1 << 20;
+/**
+ * Octets of one held header block, compressed. A block that decodes within the header list
+ * limits cannot need more: even the longest Huffman codes (30 bits) make 64 KiB of octets
+ * under 240 KiB.
+ */
+const DEFAULT_MAX_HEADER_BLOCK_SIZE = 256 * 1024;
 
 /** Raised (and caught by the stream wrapper) for input that is not usable HTTP/2. */
 export class H2FilterError extends Error {
@@ -257,8 +261,13 @@ export interface FrameFilterOptions {
    * the largest dynamic table the client's encoder may ask for.
    */
   headerTableSize?: number;
-  /** Cap on the octets of one held header block, frame headers included (default 1 MiB). */
+  /** Cap on the octets of one held header block, frame headers included (default 256 KiB). */
   maxHeaderBlockSize?: number;
+  /**
+   * Cap on a decoded header list (default 64 KiB as RFC 9113 §6.5.2 counts it, and 128 fields:
+   * what Node's HTTP/2 server accepts). A block past it ends the connection.
+   */
+  headerListLimits?: HeaderListLimits;
 }
 
 const enum ParseState {
@@ -288,8 +297,7 @@ interface PendingBlock {
 export class ClientFrameFilter {
   private readonly emit: (data: Buffer) => void;
   private readonly maxHeaderBlockSize: number;
-  private readonly decompressor: HpackDecompressor;
-  private decodeError: Error | null = null;
+  private readonly decoder: BoundedHpackDecoder;
 
   private state = ParseState.Preface;
   private prefaceMatched = 0;
@@ -314,13 +322,7 @@ export class ClientFrameFilter {
   constructor(emit: (data: Buffer) => void, options: FrameFilterOptions = {}) {
     this.emit = emit;
     this.maxHeaderBlockSize = options.maxHeaderBlockSize ?? DEFAULT_MAX_HEADER_BLOCK_SIZE;
-    this.decompressor = hpack.decompressor.create({
-      table: { maxSize: options.headerTableSize ?? DEFAULT_HEADER_TABLE_SIZE },
-    });
-    // hpack.js reports decoding failures as a synchronous 'error' event from execute().
-    this.decompressor.on('error', (err) => {
-      this.decodeError = err;
-    });
+    this.decoder = new BoundedHpackDecoder(options.headerTableSize ?? DEFAULT_HEADER_TABLE_SIZE, options.headerListLimits ?? DEFAULT_HEADER_LIST_LIMITS);
   }
 
   /** True once the connection has switched to re-encoding every header block. */
@@ -517,16 +519,12 @@ export class ClientFrameFilter {
   }
 
   private decode(encoded: Buffer): HeaderField[] {
-    if (encoded.length > 0) {
-      this.decompressor.write(encoded);
-      this.decompressor.execute();
+    try {
+      return this.decoder.decodeBlock(encoded);
+    } catch (err) {
+      if (err instanceof HeaderListTooLargeError) throw new H2FilterError(err.message, { cause: err });
+      throw new H2FilterError(`HPACK decoding failed: ${(err as Error).message}`, { cause: err });
     }
-    const fields: HeaderField[] = [];
-    for (let f = this.decompressor.read(); f !== null; f = this.decompressor.read()) fields.push(f);
-    if (this.decodeError) {
-      throw new H2FilterError(`HPACK decoding failed: ${this.decodeError.message}`, { cause: this.decodeError });
-    }
-    return fields;
   }
 }
 

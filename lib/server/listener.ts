@@ -37,7 +37,8 @@ export async function listenOnSocket(path: string, server: grpc.Server, log: Log
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const listener = net.createServer((socket) => {
     socket.on('error', (err) => log.debug({ err: err.message }, 'client connection error'));
-    injector.injectConnection(filterAuthority(socket));
+    const onProtocolError = (err: Error) => log.warn({ err: err.message }, 'CRI client connection dropped: malformed or oversized HTTP/2 headers');
+    injector.injectConnection(filterAuthority(socket, { onProtocolError }));
   });
   const oldMask = process.umask(0o117);
   try {

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { InvalidArgumentError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { SPDY_PORT_FORWARD_PROTOCOL, SPDY_REMOTE_COMMAND_PROTOCOLS, RemoteCommandProtocol } from './protocol.js';
+import { StreamingLimits } from './limits.js';
 import { SpdySession } from './spdy/index.js';
 import { WsConnection, acceptKey } from './websocket/index.js';
 import { WS_REMOTE_COMMAND_PROTOCOLS } from './ws-remote-command.js';
@@ -23,6 +24,10 @@ export interface StreamingServerOptions<T> {
   address: string;
   port: number;
   idleTimeoutMs: number;
+  /** Upgraded connections open at once (default StreamingLimits.connections). */
+  maxConnections?: number;
+  /** Time a connection has to send its upgrade request (default StreamingLimits.requestTimeoutMs). */
+  requestTimeoutMs?: number;
   tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   /** Takes the token off the books: what it stood for if it was valid for this kind, else undefined. */
   claim(kind: StreamKind, token: string): T | undefined;
@@ -51,24 +56,41 @@ function refuse(socket: Duplex, status: number, text: string, body = text): void
 export class StreamingServer<T> {
   private readonly server: Server;
   private readonly sockets = new Set<Socket | Duplex>();
+  private readonly upgraded = new Set<Socket>();
+  private readonly maxConnections: number;
+  private lastRefusalWarning = 0;
+  private refusedSinceWarning = 0;
 
   constructor(private readonly opts: StreamingServerOptions<T>) {
+    this.maxConnections = opts.maxConnections ?? StreamingLimits.connections;
+    // Before its upgrade a connection is Node's HTTP server's: it must send its request in time,
+    // and one that sends nothing at all is dropped after the same delay.
+    const requestTimeoutMs = opts.requestTimeoutMs ?? StreamingLimits.requestTimeoutMs;
+    const http = { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(30_000, requestTimeoutMs) };
     if (opts.tls) {
       if (!opts.tls.certFile || !opts.tls.keyFile) throw new InvalidArgumentError('streaming TLS needs both a certificate and a key file');
       this.server = createHttpsServer({
+        ...http,
         cert: readFileSync(opts.tls.certFile),
         key: readFileSync(opts.tls.keyFile),
         ...(opts.tls.clientCaFile ? { ca: readFileSync(opts.tls.clientCaFile), requestCert: true, rejectUnauthorized: true } : {}),
       });
     } else {
-      this.server = createHttpServer();
+      this.server = createHttpServer(http);
     }
+    this.server.setTimeout(requestTimeoutMs);
+    this.server.maxConnections = Math.max(StreamingLimits.sockets, this.maxConnections * 2);
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onPlainRequest(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgradeRequest(req, socket, head));
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
+  }
+
+  /** Upgraded connections open now. */
+  get connections(): number {
+    return this.upgraded.size;
   }
 
   get scheme(): 'http' | 'https' {
@@ -118,8 +140,18 @@ export class StreamingServer<T> {
     socket.on('error', () => undefined);
     const r = this.route(req);
     const methodOk = req.method === 'GET' || req.method === 'POST';
-    const claimed = r && methodOk ? this.opts.claim(r.kind, r.token) : undefined;
-    if (!r || claimed === undefined) {
+    if (!r || !methodOk) {
+      refuse(socket, 404, 'Not Found', 'not found');
+      return;
+    }
+    // Checked before the token is taken: a client turned away here may try the same URL again.
+    if (this.upgraded.size >= this.maxConnections) {
+      this.noteRefusal();
+      refuse(socket, 503, 'Service Unavailable', `too many streaming connections are open (the limit is ${this.maxConnections})`);
+      return;
+    }
+    const claimed = this.opts.claim(r.kind, r.token);
+    if (claimed === undefined) {
       refuse(socket, 404, 'Not Found', 'not found');
       return;
     }
@@ -148,6 +180,7 @@ export class StreamingServer<T> {
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
     this.keepAliveLimits(socket);
     const session = new SpdySession(socket, 'server', head);
+    this.watchSpdy(session);
     this.opts.onUpgrade(claimed, { transport: 'spdy', protocol, session, url });
   }
 
@@ -169,16 +202,35 @@ export class StreamingServer<T> {
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     this.keepAliveLimits(socket);
     const conn = new WsConnection(socket, 'server', head);
+    conn.on('protocol-error', (err: unknown) => this.opts.log.warn({ err: messageOf(err) }, 'WebSocket streaming connection ended: bad or oversized input'));
     if (protocol.startsWith(SPDY_TUNNEL_PREFIX)) {
       // SPDY inside the WebSocket: from here on it is the SPDY port-forward protocol.
       const session = new SpdySession(new WsByteTunnel(conn) as unknown as Socket, 'server');
+      this.watchSpdy(session);
       this.opts.onUpgrade(claimed, { transport: 'spdy', protocol: protocol.slice(SPDY_TUNNEL_PREFIX.length), session, url });
       return;
     }
     this.opts.onUpgrade(claimed, { transport: 'websocket', protocol, conn, url });
   }
 
+  /** One warning a minute at most, with the count since the last: refusals come in floods. */
+  private noteRefusal(): void {
+    this.refusedSinceWarning++;
+    const now = Date.now();
+    if (now - this.lastRefusalWarning < 60_000) return;
+    this.opts.log.warn({ limit: this.maxConnections, refused: this.refusedSinceWarning }, 'streaming connections refused: too many open');
+    this.lastRefusalWarning = now;
+    this.refusedSinceWarning = 0;
+  }
+
+  private watchSpdy(session: SpdySession): void {
+    session.on('protocol-error', (err: unknown) => this.opts.log.warn({ err: messageOf(err) }, 'SPDY streaming connection ended: bad or oversized input'));
+  }
+
+  /** An upgraded connection counts against the limit until its socket closes, and goes when idle. */
   private keepAliveLimits(socket: Socket): void {
+    this.upgraded.add(socket);
+    socket.once('close', () => this.upgraded.delete(socket));
     socket.setTimeout(this.opts.idleTimeoutMs, () => socket.destroy());
   }
 }

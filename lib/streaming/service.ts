@@ -5,6 +5,7 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { CommandRequest, CommandStreams } from './command-streams.js';
 import { TokenStore } from './tokens.js';
+import { ForwardSlots } from './forward-slots.js';
 import { StreamingServer, type StreamKind, type Upgraded } from './server.js';
 import { acceptSpdyCommand } from './spdy-remote-command.js';
 import { servePortForward } from './spdy-port-forward.js';
@@ -56,6 +57,7 @@ const MAX_OUTSTANDING = 1000;
  */
 export class StreamingService {
   private readonly tokens = new TokenStore<Pending>({ ttlMs: TOKEN_TTL_MS, maxOutstanding: MAX_OUTSTANDING });
+  private readonly forwardSlots = new ForwardSlots();
   private readonly server: StreamingServer<Pending>;
   private readonly execDir: string;
   private readonly creationTimeoutMs: number;
@@ -145,8 +147,11 @@ export class StreamingService {
       const pod = this.opts.lookups.pod(pending.podId);
       const network = { netnsPath: pod.netnsPath };
       const log = this.log.child({ pod: pod.id });
-      if (upgraded.transport === 'spdy') servePortForward(upgraded.session, network, pod.id, this.creationTimeoutMs, log);
-      else serveWsPortForward(upgraded.conn, upgraded.protocol, portsFromQuery(upgraded.url) ?? pending.ports, network, pod.id, log);
+      if (upgraded.transport === 'spdy') {
+        servePortForward(upgraded.session, { network, podId: pod.id, streamCreationTimeoutMs: this.creationTimeoutMs, slots: this.forwardSlots, log });
+      } else {
+        serveWsPortForward(upgraded.conn, upgraded.protocol, portsFromQuery(upgraded.url) ?? pending.ports, network, pod.id, this.forwardSlots, log);
+      }
       return;
     }
     const command = pending.kind === 'exec' ? pending.cmd : [];

@@ -1,4 +1,5 @@
 import type { Logger } from '../log/index.js';
+import type { ForwardSlots } from './forward-slots.js';
 import { StreamType } from './protocol.js';
 import { forwardConnection } from './port-forward.js';
 import type { PodNetwork } from './port-connect.js';
@@ -10,13 +11,43 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+export interface SpdyPortForwardOptions {
+  network: PodNetwork;
+  podId: string;
+  /** How long the second stream of a request may keep the first waiting, and how long an idle connection is kept (see below). */
+  streamCreationTimeoutMs: number;
+  slots: ForwardSlots;
+  log: Logger;
+}
+
 /**
  * `portforward.k8s.io` over SPDY: the client opens an error and a data stream per request,
  * tied by the `requestID` header (older clients: the data stream's ID is the error stream's
- * plus two), each naming its `port`. Requests are independent and may overlap.
+ * plus two), each naming its `port`. Requests are independent and may overlap; how many run at
+ * once is bounded by `slots`.
+ *
+ * A connection with no request in progress whose client has sent nothing (not even a PING) for
+ * the stream creation timeout is closed with GOAWAY. kubectl pings every 5 seconds, so only a
+ * client that has gone quiet is affected; without this, a connection that never opens a stream
+ * would only end with the 4-hour idle timeout.
  */
-export function servePortForward(session: SpdySession, network: PodNetwork, podId: string, pairTimeoutMs: number, log: Logger): void {
+export function servePortForward(session: SpdySession, o: SpdyPortForwardOptions): void {
   const pending = new Map<string, Pending>();
+  const forwards = o.slots.forConnection();
+  let running = 0;
+
+  const watchIdle = (): NodeJS.Timeout =>
+    setTimeout(() => {
+      const quietFor = Date.now() - session.lastFrameAt;
+      if (pending.size > 0 || running > 0 || quietFor < o.streamCreationTimeoutMs) {
+        idleTimer = watchIdle();
+        return;
+      }
+      o.log.debug({ quietMs: quietFor }, 'closing an idle port-forward connection');
+      session.close();
+    }, Math.max(1, o.streamCreationTimeoutMs - (Date.now() - session.lastFrameAt)));
+  let idleTimer = watchIdle();
+
   session.on('stream', (stream: SpdyStream) => {
     const type = stream.header('streamtype');
     const port = Number(stream.header('port'));
@@ -32,9 +63,14 @@ export function servePortForward(session: SpdySession, network: PodNetwork, podI
           pending.delete(requestId);
           entry?.data?.destroy();
           entry?.error?.destroy();
-        }, pairTimeoutMs),
+        }, o.streamCreationTimeoutMs),
       };
       pending.set(requestId, entry);
+    }
+    // A second stream of the same kind for a request is the client's mistake: refuse it, not the first.
+    if ((type === StreamType.DATA && entry.data) || (type === StreamType.ERROR && entry.error)) {
+      stream.destroy();
+      return;
     }
     if (type === StreamType.DATA) entry.data = stream;
     else entry.error = stream;
@@ -43,10 +79,15 @@ export function servePortForward(session: SpdySession, network: PodNetwork, podI
       pending.delete(requestId);
       const { data, error } = entry;
       error.resume();
-      void forwardConnection(network, podId, port, { fromClient: data, toClient: data, errors: error }, log);
+      running++;
+      const done = () => {
+        running--;
+      };
+      void forwardConnection(o.network, o.podId, port, { fromClient: data, toClient: data, errors: error }, forwards, o.log).then(done, done);
     }
   });
   session.on('close', () => {
+    clearTimeout(idleTimer);
     for (const entry of pending.values()) clearTimeout(entry.timer);
     pending.clear();
   });

@@ -32,7 +32,11 @@ export function acceptSpdyCommand(session: SpdySession, protocol: string, req: C
     };
     const onStream = (stream: SpdyStream) => {
       const type = stream.header('streamtype') ?? '';
-      if (!expected.includes(type) || got.has(type)) return;
+      if (!expected.includes(type) || got.has(type)) {
+        // Nobody would read it, and its unread data would stall the connection: refuse it.
+        stream.destroy();
+        return;
+      }
       got.set(type, stream);
       if (got.size === expected.length) {
         cleanup();
@@ -55,6 +59,8 @@ function spdyCommandStreams(session: SpdySession, protocol: string, streams: Map
   session.once('close', () => {
     if (!finishing) gone.abort();
   });
+  // Every stream the session needs is open; any later one is refused rather than left unread.
+  session.on('stream', (extra: SpdyStream) => extra.destroy());
   const errorStream = streams.get(StreamType.ERROR)!;
   const resizeStream = streams.get(StreamType.RESIZE);
   const sizes = new TerminalSizes();

@@ -1,6 +1,6 @@
 import { TerminalSizes, endAndFlush, type CommandRequest, type CommandStreams } from './command-streams.js';
 import { encodeOutcome, parseTerminalSize, statusErrorEncoding } from './protocol.js';
-import { ChannelReader, ChannelWriter, codecFor, type WsConnection } from './websocket/index.js';
+import { ChannelReader, ChannelWriter, SmallMessage, codecFor, demuxFor, type WsConnection } from './websocket/index.js';
 
 /** Remote-command protocols over WebSocket, the server's preference first. */
 export const WS_REMOTE_COMMAND_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
@@ -12,6 +12,8 @@ const ERROR = 3;
 const RESIZE = 4;
 /** v5: a message on this channel names a channel the client has closed (its stdin's EOF). */
 const CLOSE = 255;
+/** Resize and close messages are a few dozen bytes; longer ones are dropped, not collected. */
+const CONTROL_MESSAGE_BYTES = 4096;
 
 /**
  * channel.k8s.io over WebSocket: every message carries its channel (0 stdin, 1 stdout, 2 stderr,
@@ -29,15 +31,19 @@ export function wsCommandStreams(conn: WsConnection, protocol: string, req: Comm
   const stderr = req.stderr && !req.tty ? new ChannelWriter(conn, codec, STDERR) : null;
   const errors = new ChannelWriter(conn, codec, ERROR);
   const sizes = new TerminalSizes();
-  conn.on('message', (message: Buffer, text: boolean) => {
-    const decoded = codec.decode(message, text);
+  const demux = demuxFor(protocol);
+  const resizes = new SmallMessage(CONTROL_MESSAGE_BYTES);
+  const closes = new SmallMessage(CONTROL_MESSAGE_BYTES);
+  conn.on('data', (piece: Buffer, _text: boolean, first: boolean, last: boolean) => {
+    const decoded = demux.push(piece, first, last);
     if (!decoded) return;
     if (decoded.channel === STDIN) stdin?.deliver(decoded.data);
     else if (decoded.channel === RESIZE) {
-      const size = parseTerminalSize(decoded.data.toString('utf8'));
+      const message = resizes.push(decoded);
+      const size = message && parseTerminalSize(message.toString('utf8'));
       if (size) sizes.push(size);
-    } else if (decoded.channel === CLOSE && protocol.startsWith('v5.') && decoded.data[0] === STDIN) {
-      stdin?.push(null);
+    } else if (decoded.channel === CLOSE && protocol.startsWith('v5.')) {
+      if (closes.push(decoded)?.[0] === STDIN) stdin?.push(null);
     }
   });
   conn.once('close', () => {

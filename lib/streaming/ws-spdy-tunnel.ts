@@ -11,19 +11,20 @@ export const SPDY_TUNNEL_PREFIX = 'SPDY/3.1+';
 /**
  * A byte stream over a WebSocket: what arrives in binary messages is read in order, what is
  * written leaves as binary messages. It quacks like the socket a SPDY session expects.
- * Backpressure both ways: a full read buffer pauses the WebSocket's socket, and a write waits
- * for the socket's drain.
+ * Backpressure both ways: a full read buffer pauses reading from the WebSocket, and a write
+ * waits for the socket's drain.
  */
 export class WsByteTunnel extends Duplex {
   constructor(private readonly conn: WsConnection) {
     super();
-    conn.on('message', (message: Buffer, text: boolean) => {
+    // Pieces of messages as they arrive: a message is a slice of the byte stream, so none is held whole.
+    conn.on('data', (piece: Buffer, text: boolean) => {
       if (text) {
         this.destroy(new Error('a SPDY tunnel carries binary messages only'));
         conn.close(1003, 'binary messages only');
         return;
       }
-      if (!this.push(message)) conn.socket.pause();
+      if (piece.length > 0 && !this.push(piece)) conn.pauseReading(this);
     });
     conn.once('close', () => {
       this.push(null);
@@ -37,7 +38,7 @@ export class WsByteTunnel extends Duplex {
   }
 
   override _read(): void {
-    this.conn.socket.resume();
+    this.conn.resumeReading(this);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {

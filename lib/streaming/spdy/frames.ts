@@ -34,6 +34,8 @@ export const RstStatus = {
 /** The largest payload the 24-bit length field can carry. */
 export const MAX_FRAME_PAYLOAD = 0xffffff;
 const HEADER_BYTES = 8;
+/** Control frames whose payload starts with the stream ID: the ones carrying a header block. */
+const HEADER_BLOCK_FRAMES: ReadonlySet<number> = new Set([FrameType.SYN_STREAM, FrameType.SYN_REPLY, FrameType.HEADERS]);
 const STREAM_ID_MASK = 0x7fffffff;
 
 export type Frame =
@@ -50,6 +52,17 @@ export type Frame =
   | { kind: 'unknown'; type: number };
 
 export class SpdyProtocolError extends Error {}
+
+/**
+ * Input past one of the session's size limits. `streamId` is set when the frame belongs to a
+ * stream (a header block), which the spec answers with RST_STREAM FRAME_TOO_LARGE before the
+ * session ends: an unread header block leaves the compression contexts out of step.
+ */
+export class SpdyLimitError extends SpdyProtocolError {
+  constructor(message: string, readonly streamId?: number) {
+    super(message);
+  }
+}
 
 function controlHeader(type: number, flags: number, length: number): Buffer {
   const b = Buffer.allocUnsafe(HEADER_BYTES);
@@ -167,46 +180,110 @@ function decodeControl(type: number, flags: number, p: Buffer): Frame {
   }
 }
 
+export interface FrameParserLimits {
+  /** Largest control frame payload accepted; a larger one is a SpdyLimitError. */
+  maxControlPayload: number;
+  /** DATA payloads larger than this are handed on in pieces as they arrive instead of whole. */
+  dataPiece: number;
+}
+
 /**
- * Splits a byte stream into frames. Feed it whatever the socket delivers; it keeps the
- * partial tail for the next call. Payloads of DATA frames are views, not copies.
+ * Splits a byte stream into frames. Feed it whatever the socket delivers; it keeps the partial
+ * tail for the next call. Payloads are views, not copies. A DATA frame larger than
+ * `limits.dataPiece` comes out as several DATA frames of the same stream, in order, FIN on the
+ * last: a stream is a byte stream, so nothing downstream can tell, and the parser never holds
+ * more than one piece of it. What the parser holds at any time is bounded by the larger of the
+ * two limits plus one input chunk.
  */
 export class FrameParser {
+  private readonly limits: FrameParserLimits;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** Bytes needed before the next frame is complete: joining chunks earlier would be wasted copying. */
   private need = HEADER_BYTES;
+  /** A DATA frame being handed on in pieces: its stream, its flags, and the payload bytes still to come. */
+  private piecing: { streamId: number; flags: number; left: number } | null = null;
+
+  constructor(limits: Partial<FrameParserLimits> = {}) {
+    this.limits = { maxControlPayload: MAX_FRAME_PAYLOAD, dataPiece: MAX_FRAME_PAYLOAD, ...limits };
+  }
+
+  /** Bytes received and not yet handed on. */
+  get buffered(): number {
+    return this.pendingBytes;
+  }
 
   push(chunk: Buffer): Frame[] {
+    const frames: Frame[] = [];
+    if (this.piecing) {
+      const take = Math.min(this.piecing.left, chunk.length);
+      this.emitPiece(frames, chunk.subarray(0, take));
+      chunk = chunk.subarray(take);
+      if (chunk.length === 0) return frames;
+    }
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    if (this.pendingBytes < this.need) return [];
+    if (this.pendingBytes < this.need) return frames;
     let buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    const frames: Frame[] = [];
     let off = 0;
+    this.need = HEADER_BYTES;
     while (buf.length - off >= HEADER_BYTES) {
       const word0 = buf.readUInt32BE(off);
       const word1 = buf.readUInt32BE(off + 4);
       const flags = word1 >>> 24;
       const length = word1 & 0xffffff;
-      if (buf.length - off - HEADER_BYTES < length) {
-        this.need = HEADER_BYTES + length;
+      const available = buf.length - off - HEADER_BYTES;
+      const control = (word0 & 0x80000000) !== 0;
+      if (control) {
+        const version = (word0 >>> 16) & 0x7fff;
+        if (version !== SPDY_VERSION) throw new SpdyProtocolError(`unsupported SPDY version ${version}`);
+        if (length > this.limits.maxControlPayload) {
+          const type = word0 & 0xffff;
+          if (HEADER_BLOCK_FRAMES.has(type) && available < 4) {
+            this.need = HEADER_BYTES + 4;
+            break;
+          }
+          this.refuseControl(type, length, buf, off + HEADER_BYTES);
+        }
+      }
+      if (available < length) {
+        if (!control && length > this.limits.dataPiece) {
+          // Too big to wait for whole: hand on what is here, take the rest as it comes.
+          this.piecing = { streamId: word0 & STREAM_ID_MASK, flags, left: length };
+          this.emitPiece(frames, buf.subarray(off + HEADER_BYTES));
+          off = buf.length;
+        } else {
+          this.need = HEADER_BYTES + length;
+        }
         break;
       }
       const payload = buf.subarray(off + HEADER_BYTES, off + HEADER_BYTES + length);
       off += HEADER_BYTES + length;
-      if (word0 & 0x80000000) {
-        const version = (word0 >>> 16) & 0x7fff;
-        if (version !== SPDY_VERSION) throw new SpdyProtocolError(`unsupported SPDY version ${version}`);
-        frames.push(decodeControl(word0 & 0xffff, flags, payload));
-      } else {
-        frames.push({ kind: 'data', streamId: word0 & STREAM_ID_MASK, flags, data: payload });
-      }
+      if (control) frames.push(decodeControl(word0 & 0xffff, flags, payload));
+      else frames.push({ kind: 'data', streamId: word0 & STREAM_ID_MASK, flags, data: payload });
     }
     buf = buf.subarray(off);
-    if (buf.length < HEADER_BYTES) this.need = HEADER_BYTES;
     this.pending = buf.length > 0 ? [buf] : [];
     this.pendingBytes = buf.length;
     return frames;
+  }
+
+  /** The next piece of the DATA frame being handed on; FIN (if the frame had it) goes with the last. */
+  private emitPiece(frames: Frame[], data: Buffer): void {
+    const p = this.piecing!;
+    p.left -= data.length;
+    const last = p.left === 0;
+    if (last) this.piecing = null;
+    if (data.length > 0 || last) frames.push({ kind: 'data', streamId: p.streamId, flags: last ? p.flags : p.flags & ~FLAG_FIN, data });
+  }
+
+  /**
+   * An oversized control frame is refused from its header, before its payload is buffered; a
+   * header block's also names its stream (the payload's first four bytes, waited for).
+   */
+  private refuseControl(type: number, length: number, buf: Buffer, payloadOff: number): never {
+    const what = `control frame of type ${type} with ${length} bytes exceeds the limit of ${this.limits.maxControlPayload}`;
+    const streamId = HEADER_BLOCK_FRAMES.has(type) ? buf.readUInt32BE(payloadOff) & STREAM_ID_MASK : undefined;
+    throw new SpdyLimitError(what, streamId);
   }
 }

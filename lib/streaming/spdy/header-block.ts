@@ -1,6 +1,6 @@
 import { createInflate, constants as zc, type Inflate } from 'node:zlib';
 import { SPDY_DICTIONARY } from './dictionary.js';
-import { SpdyProtocolError } from './frames.js';
+import { SpdyLimitError, SpdyProtocolError } from './frames.js';
 
 /** Header names are lowercase on the wire; several values of one name are joined by NUL. */
 export type SpdyHeaders = Map<string, string[]>;
@@ -21,10 +21,17 @@ export function encodeHeaderBlock(headers: SpdyHeaders): Buffer {
   return Buffer.concat(parts);
 }
 
-export function decodeHeaderBlock(raw: Buffer): SpdyHeaders {
+/**
+ * Reads an inflated header block. At most `maxValues` values (NUL-joined ones counted one by
+ * one) are accepted: a block is bounded in bytes by its decompressor, but a byte string of NULs
+ * would otherwise become an array of as many empty strings.
+ */
+export function decodeHeaderBlock(raw: Buffer, maxValues: number = Number.MAX_SAFE_INTEGER): SpdyHeaders {
   const headers: SpdyHeaders = new Map();
   if (raw.length < 4) throw new SpdyProtocolError('header block is too short');
   const count = raw.readUInt32BE(0);
+  if (count > maxValues) throw new SpdyLimitError(`header block of ${count} headers exceeds the limit of ${maxValues}`);
+  let values = 0;
   let off = 4;
   const take = (): string => {
     if (raw.length - off < 4) throw new SpdyProtocolError('header block is truncated');
@@ -37,8 +44,13 @@ export function decodeHeaderBlock(raw: Buffer): SpdyHeaders {
   };
   for (let i = 0; i < count; i++) {
     const name = take().toLowerCase();
-    const values = take().split('\0');
-    headers.set(name, [...(headers.get(name) ?? []), ...values]);
+    const value = take();
+    for (let at = value.indexOf('\0'); at >= 0; at = value.indexOf('\0', at + 1)) values++;
+    values++;
+    if (values > maxValues) throw new SpdyLimitError(`header block with more than ${maxValues} values exceeds the limit`);
+    const list = headers.get(name);
+    if (list) list.push(...value.split('\0'));
+    else headers.set(name, value.split('\0'));
   }
   return headers;
 }
@@ -96,33 +108,61 @@ export class HeaderCompressor {
   }
 }
 
+export interface HeaderDecompressorLimits {
+  /** Largest inflated header block; past it the block is refused without inflating the rest. */
+  maxBlockBytes: number;
+  /** Most header values in one block. */
+  maxValues: number;
+}
+
 /**
  * The receiving half: one inflate stream per connection; each block is written and
  * sync-flushed, and what came out is the block's header list. Calls must not overlap (the
  * session processes frames strictly in order).
+ *
+ * Inflated output is counted as zlib hands it over (16 KiB at a time): the moment a block passes
+ * `maxBlockBytes` the inflater is destroyed and the call fails with SpdyLimitError, so a few
+ * hundred KiB of deflate that would expand to gigabytes costs no more than the limit. The
+ * connection's compression context is gone after that, as the spec expects: the session ends.
  */
 export class HeaderDecompressor {
+  private readonly limits: HeaderDecompressorLimits;
   private readonly inflate: Inflate = createInflate({ dictionary: SPDY_DICTIONARY });
   private out: Buffer[] = [];
+  private outBytes = 0;
+  private inflated = 0;
   private failure: Error | undefined;
+  private waiting: { reject: (err: Error) => void } | undefined;
 
-  constructor() {
-    this.inflate.on('data', (chunk: Buffer) => this.out.push(chunk));
-    this.inflate.on('error', (err) => {
-      this.failure = err;
-    });
+  constructor(limits: Partial<HeaderDecompressorLimits> = {}) {
+    this.limits = { maxBlockBytes: Number.MAX_SAFE_INTEGER, maxValues: Number.MAX_SAFE_INTEGER, ...limits };
+    this.inflate.on('data', (chunk: Buffer) => this.onInflated(chunk));
+    this.inflate.on('error', (err) => this.stop(new SpdyProtocolError(`header decompression failed: ${err.message}`)));
+  }
+
+  /** Inflated bytes of the block being decompressed. */
+  get pendingBytes(): number {
+    return this.outBytes;
+  }
+
+  /** Every byte zlib has handed over in this decompressor's life, blocks refused included. */
+  get inflatedTotal(): number {
+    return this.inflated;
   }
 
   decompress(block: Buffer): Promise<SpdyHeaders> {
     return new Promise((resolve, reject) => {
-      if (this.failure) return reject(new SpdyProtocolError(`header decompression failed: ${this.failure.message}`));
+      if (this.failure) return reject(this.failure);
+      this.waiting = { reject };
       this.inflate.write(block);
       this.inflate.flush(zc.Z_SYNC_FLUSH, () => {
-        if (this.failure) return reject(new SpdyProtocolError(`header decompression failed: ${this.failure.message}`));
-        const raw = Buffer.concat(this.out);
+        if (this.failure || this.waiting?.reject !== reject) return;
+        this.waiting = undefined;
+        const raw = Buffer.concat(this.out, this.outBytes);
         this.out = [];
+        this.outBytes = 0;
         try {
-          resolve(decodeHeaderBlock(raw));
+          resolve(decodeHeaderBlock(raw, this.limits.maxValues));
         } catch (err) {
           reject(err);
         }
@@ -130,7 +170,30 @@ export class HeaderDecompressor {
     });
   }
 
-  close(): void {
+  private onInflated(chunk: Buffer): void {
+    this.inflated += chunk.length;
+    if (this.failure) return;
+    this.outBytes += chunk.length;
+    if (this.outBytes > this.limits.maxBlockBytes) {
+      this.stop(new SpdyLimitError(`header block inflates past the limit of ${this.limits.maxBlockBytes} bytes`));
+      return;
+    }
+    this.out.push(chunk);
+  }
+
+  /** Fails the call in progress and every later one; nothing more is inflated. */
+  private stop(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.out = [];
+    this.outBytes = 0;
     this.inflate.destroy();
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.reject(err);
+  }
+
+  close(): void {
+    this.stop(new SpdyProtocolError('the header decompressor is closed'));
   }
 }

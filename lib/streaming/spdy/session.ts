@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { FLAG_FIN, FrameParser, RstStatus, dataFrameHeader, encodeFrame, type Frame } from './frames.js';
+import { StreamingLimits } from '../limits.js';
+import { endSocket } from '../socket-end.js';
+import { FLAG_FIN, FrameParser, RstStatus, SpdyLimitError, dataFrameHeader, encodeFrame, type Frame } from './frames.js';
 import { HeaderCompressor, HeaderDecompressor, encodeHeaderBlock, type SpdyHeaders } from './header-block.js';
 
 /**
@@ -73,26 +75,63 @@ export class SpdyStream extends Duplex {
 
 export type SpdyRole = 'server' | 'client';
 
+/** GOAWAY status codes (SPDY/3.1 section 2.6.6). */
+const GoawayStatus = { OK: 0, PROTOCOL_ERROR: 1 } as const;
+
+export interface SpdySessionLimits {
+  headerBlockBytes: number;
+  headerValues: number;
+  controlFrameBytes: number;
+  concurrentStreams: number;
+  dataPiece: number;
+  sendBacklogBytes: number;
+}
+
+const DEFAULT_LIMITS: SpdySessionLimits = {
+  headerBlockBytes: StreamingLimits.spdyHeaderBlockBytes,
+  headerValues: StreamingLimits.spdyHeaderValues,
+  controlFrameBytes: StreamingLimits.spdyControlFrameBytes,
+  concurrentStreams: StreamingLimits.spdyConcurrentStreams,
+  dataPiece: StreamingLimits.framePieceBytes,
+  sendBacklogBytes: StreamingLimits.sendBacklogBytes,
+};
+
 /**
  * A SPDY/3.1 connection over an upgraded socket: frames in order, header blocks through the
  * connection's zlib contexts, streams as duplexes. Emits `stream` (peer-opened streams, already
- * answered with SYN_REPLY on the server side), `close`.
+ * answered with SYN_REPLY on the server side), `protocol-error` (why the session is ending on
+ * the peer's account, just before `close`), `close`.
+ *
+ * What a peer can make it hold is bounded (see StreamingLimits): control frames and inflated
+ * header blocks by size, header values by number, open streams by number (more are refused
+ * with RST_STREAM REFUSED_STREAM), and DATA by pausing the socket while a stream's reader is
+ * full. The socket is also paused while a header block inflates, and while the peer leaves more
+ * than `sendBacklogBytes` of what it was sent unread. A header block past its limits ends the
+ * session: RST_STREAM FRAME_TOO_LARGE for its stream, then GOAWAY PROTOCOL_ERROR.
  */
 export class SpdySession extends EventEmitter {
-  private readonly parser = new FrameParser();
+  private readonly limits: SpdySessionLimits;
+  private readonly parser: FrameParser;
   private readonly compressor = new HeaderCompressor();
-  private readonly decompressor = new HeaderDecompressor();
+  private readonly decompressor: HeaderDecompressor;
   private readonly streams = new Map<number, SpdyStream>();
   private readonly blocked = new Set<SpdyStream>();
-  private readonly queue: Frame[] = [];
-  private processing = false;
+  private queue: Frame[] = [];
+  private queueHead = 0;
+  private inflating = false;
+  private backlogged = false;
   private drainWaiters: (() => void)[] = [];
   private nextStreamId: number;
+  private lastPeerStreamId = 0;
   private closed = false;
   private goingAway = false;
+  private frameSeenAt = Date.now();
 
-  constructor(readonly socket: Socket, private readonly role: SpdyRole, head?: Buffer) {
+  constructor(readonly socket: Socket, private readonly role: SpdyRole, head?: Buffer, limits: Partial<SpdySessionLimits> = {}) {
     super();
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.parser = new FrameParser({ maxControlPayload: this.limits.controlFrameBytes, dataPiece: this.limits.dataPiece });
+    this.decompressor = new HeaderDecompressor({ maxBlockBytes: this.limits.headerBlockBytes, maxValues: this.limits.headerValues });
     this.nextStreamId = role === 'client' ? 1 : 2;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
@@ -100,19 +139,23 @@ export class SpdySession extends EventEmitter {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
       for (const w of waiters) w();
+      if (this.backlogged) {
+        this.backlogged = false;
+        this.updateFlow();
+      }
     });
     socket.on('error', () => this.teardown());
     socket.on('close', () => this.teardown());
     // HTTP servers keep sockets half-open; a peer that stopped sending has left the session.
     socket.on('end', () => {
-      socket.end();
+      endSocket(socket);
       this.teardown();
     });
     // Bytes that came with the upgrade response wait a tick, so that the creator can attach its
     // listeners first; the creator may have paused the socket for the same reason.
     process.nextTick(() => {
       if (head && head.length > 0) this.onBytes(head);
-      socket.resume();
+      this.updateFlow();
     });
   }
 
@@ -120,50 +163,78 @@ export class SpdySession extends EventEmitter {
     return this.closed;
   }
 
+  /** When the peer's last frame (a PING counts) arrived, in Date.now() terms. */
+  get lastFrameAt(): number {
+    return this.frameSeenAt;
+  }
+
   private onBytes(chunk: Buffer): void {
     if (this.closed) return;
     let frames: Frame[];
     try {
       frames = this.parser.push(chunk);
-    } catch {
-      this.fail();
+    } catch (err) {
+      this.fail(err);
       return;
     }
-    this.queue.push(...frames);
+    if (frames.length > 0) this.frameSeenAt = Date.now();
+    if (this.queueHead === this.queue.length) {
+      this.queue = frames;
+      this.queueHead = 0;
+    } else {
+      for (const f of frames) this.queue.push(f);
+    }
     this.drain();
+    if (!this.backlogged && this.socket.writableLength > this.limits.sendBacklogBytes) {
+      this.backlogged = true;
+      this.updateFlow();
+    }
+  }
+
+  /** Reads from the socket only while nothing stands in the way; the reasons are kept apart so that one ending does not lift another. */
+  private updateFlow(): void {
+    if (this.closed) return;
+    if (this.blocked.size > 0 || this.inflating || this.backlogged) this.socket.pause();
+    else this.socket.resume();
   }
 
   /** Handles queued frames in arrival order; a header block's inflate holds the frames behind it. */
   private drain(): void {
-    if (this.processing) return;
-    while (this.queue.length > 0 && !this.closed) {
-      const frame = this.queue.shift()!;
+    if (this.inflating) return;
+    while (this.queueHead < this.queue.length && !this.closed) {
+      const frame = this.queue[this.queueHead++]!;
       if (frame.kind === 'syn_stream' || frame.kind === 'syn_reply' || frame.kind === 'headers') {
-        this.processing = true;
+        this.inflating = true;
+        this.updateFlow();
         this.decompressor.decompress(frame.headerBlock).then(
           (headers) => {
-            this.processing = false;
+            this.inflating = false;
             this.onHeaders(frame, headers);
+            this.updateFlow();
             this.drain();
           },
-          () => {
-            this.processing = false;
-            this.fail();
+          (err: unknown) => {
+            this.inflating = false;
+            this.fail(err, frame.streamId);
           },
         );
         return;
       }
       this.onFrame(frame);
     }
+    this.queue = [];
+    this.queueHead = 0;
   }
 
   private onHeaders(frame: Extract<Frame, { headerBlock: Buffer }>, headers: SpdyHeaders): void {
+    if (this.closed) return;
     if (frame.kind === 'syn_stream') {
       const peerParity = this.role === 'server' ? 1 : 0;
-      if (this.goingAway || frame.streamId % 2 !== peerParity || this.streams.has(frame.streamId)) {
+      if (this.goingAway || frame.streamId % 2 !== peerParity || this.streams.has(frame.streamId) || this.streams.size >= this.limits.concurrentStreams) {
         this.write(encodeFrame({ kind: 'rst_stream', streamId: frame.streamId, status: RstStatus.REFUSED_STREAM }));
         return;
       }
+      this.lastPeerStreamId = Math.max(this.lastPeerStreamId, frame.streamId);
       const stream = new SpdyStream(this, frame.streamId, headers);
       this.streams.set(frame.streamId, stream);
       // The Kubernetes server side answers every stream at once; clients wait for it.
@@ -244,12 +315,12 @@ export class SpdySession extends EventEmitter {
   /** @internal a stream's reader is full: stop reading the socket until it asks for more. */
   block(stream: SpdyStream): void {
     this.blocked.add(stream);
-    this.socket.pause();
+    this.updateFlow();
   }
 
   /** @internal */
   unblock(stream: SpdyStream): void {
-    if (this.blocked.delete(stream) && this.blocked.size === 0 && !this.closed) this.socket.resume();
+    if (this.blocked.delete(stream)) this.updateFlow();
   }
 
   /** @internal a stream is gone; tell the peer unless both halves had finished. */
@@ -267,13 +338,22 @@ export class SpdySession extends EventEmitter {
   /** Says goodbye (GOAWAY) and closes the socket once what was written is flushed. */
   close(): void {
     if (this.closed) return;
-    this.write(encodeFrame({ kind: 'goaway', lastGoodStreamId: 0, status: 0 }));
-    this.socket.end();
+    this.write(encodeFrame({ kind: 'goaway', lastGoodStreamId: this.lastPeerStreamId, status: GoawayStatus.OK }));
+    endSocket(this.socket);
     this.teardown();
   }
 
-  private fail(): void {
-    this.socket.destroy();
+  /**
+   * Ends the session for input it cannot or will not take: RST_STREAM FRAME_TOO_LARGE for a
+   * header block past the limits, then GOAWAY PROTOCOL_ERROR.
+   */
+  private fail(err: unknown, streamId?: number): void {
+    if (this.closed) return;
+    const limitStream = err instanceof SpdyLimitError ? (err.streamId ?? streamId) : undefined;
+    if (limitStream !== undefined) this.write(encodeFrame({ kind: 'rst_stream', streamId: limitStream, status: RstStatus.FRAME_TOO_LARGE }));
+    this.write(encodeFrame({ kind: 'goaway', lastGoodStreamId: this.lastPeerStreamId, status: GoawayStatus.PROTOCOL_ERROR }));
+    endSocket(this.socket);
+    this.emit('protocol-error', err);
     this.teardown();
   }
 
@@ -281,6 +361,8 @@ export class SpdySession extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     this.decompressor.close();
+    this.queue = [];
+    this.queueHead = 0;
     for (const w of this.drainWaiters) w();
     this.drainWaiters = [];
     for (const stream of [...this.streams.values()]) stream.destroy();

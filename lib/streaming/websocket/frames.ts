@@ -50,23 +50,57 @@ export function encodeWsFrame(opcode: number, payload: Buffer, options: { fin?: 
   return Buffer.concat([head, body]);
 }
 
+/** A data frame being handed on in pieces. */
+interface Piecing {
+  fin: boolean;
+  opcode: number;
+  mask: Buffer | null;
+  /** Payload bytes handed on so far (where the mask continues). */
+  done: number;
+  left: number;
+  /** No piece has left yet: the next one carries the frame's opcode. */
+  first: boolean;
+}
+
+function isControl(opcode: number): boolean {
+  return opcode >= 0x8;
+}
+
 /**
  * Splits a byte stream into frames, unmasking payloads. `requireMask` is the server's rule
- * (every client frame is masked).
+ * (every client frame is masked); no frame may be larger than `maxPayload`.
+ *
+ * A data frame larger than `pieceBytes` is handed on in pieces as its bytes arrive, each piece a
+ * frame of its own: the first with the frame's opcode, the rest as continuations, FIN (if the
+ * frame had it) on the last. That is a legal fragmentation of the same message, so the
+ * connection reassembles it as any other, and the parser never holds a large frame entire:
+ * what it holds is bounded by `pieceBytes` plus one input chunk.
  */
 export class WsFrameParser {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private need = 2;
+  private piecing: Piecing | null = null;
 
-  constructor(private readonly requireMask: boolean, private readonly maxPayload: number) {}
+  constructor(private readonly requireMask: boolean, private readonly maxPayload: number, private readonly pieceBytes: number = maxPayload) {}
+
+  /** Bytes received and not yet handed on. */
+  get buffered(): number {
+    return this.pendingBytes;
+  }
 
   push(chunk: Buffer): WsFrame[] {
+    const frames: WsFrame[] = [];
+    if (this.piecing) {
+      const take = Math.min(this.piecing.left, chunk.length);
+      this.emitPiece(frames, chunk.subarray(0, take));
+      chunk = chunk.subarray(take);
+      if (chunk.length === 0) return frames;
+    }
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    if (this.pendingBytes < this.need) return [];
+    if (this.pendingBytes < this.need) return frames;
     let buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    const frames: WsFrame[] = [];
     let off = 0;
     for (;;) {
       const avail = buf.length - off;
@@ -79,6 +113,8 @@ export class WsFrameParser {
       if (b0 & 0x70) throw new WsProtocolError('reserved bits set without an extension', 1002);
       const masked = (b1 & 0x80) !== 0;
       if (masked !== this.requireMask) throw new WsProtocolError(masked ? 'a server frame must not be masked' : 'a client frame must be masked', 1002);
+      const fin = (b0 & 0x80) !== 0;
+      const opcode = b0 & 0x0f;
       let len = b1 & 0x7f;
       let headLen = 2;
       if (len === 126) headLen = 4;
@@ -94,21 +130,23 @@ export class WsFrameParser {
         len = Number(big);
       }
       if (len > this.maxPayload) throw new WsProtocolError('frame too large', 1009);
+      if (isControl(opcode) && (len > 125 || !fin)) throw new WsProtocolError('control frames must be short and unfragmented', 1002);
       const maskOff = off + headLen;
       const dataOff = maskOff + (masked ? 4 : 0);
+      const mask = masked ? buf.subarray(maskOff, maskOff + 4) : null;
       if (buf.length - dataOff < len) {
-        this.need = dataOff - off + len;
+        if (!isControl(opcode) && len > this.pieceBytes) {
+          // Too big to wait for whole: hand on what is here, take the rest as it comes.
+          this.piecing = { fin, opcode, mask: mask && Buffer.from(mask), done: 0, left: len, first: true };
+          this.emitPiece(frames, buf.subarray(dataOff));
+          off = buf.length;
+          this.need = 2;
+        } else {
+          this.need = dataOff - off + len;
+        }
         break;
       }
-      const payload = Buffer.from(buf.subarray(dataOff, dataOff + len));
-      if (masked) {
-        const m0 = buf[maskOff]!, m1 = buf[maskOff + 1]!, m2 = buf[maskOff + 2]!, m3 = buf[maskOff + 3]!;
-        const masks = [m0, m1, m2, m3];
-        for (let i = 0; i < payload.length; i++) payload[i]! ^= masks[i & 3]!;
-      }
-      const opcode = b0 & 0x0f;
-      if (opcode >= 0x8 && (len > 125 || !(b0 & 0x80))) throw new WsProtocolError('control frames must be short and unfragmented', 1002);
-      frames.push({ fin: (b0 & 0x80) !== 0, opcode, payload });
+      frames.push({ fin, opcode, payload: unmasked(buf.subarray(dataOff, dataOff + len), mask, 0) });
       off = dataOff + len;
     }
     buf = buf.subarray(off);
@@ -116,4 +154,25 @@ export class WsFrameParser {
     this.pendingBytes = buf.length;
     return frames;
   }
+
+  private emitPiece(frames: WsFrame[], data: Buffer): void {
+    const p = this.piecing!;
+    const payload = unmasked(data, p.mask, p.done);
+    p.done += data.length;
+    p.left -= data.length;
+    const last = p.left === 0;
+    if (last) this.piecing = null;
+    if (data.length === 0 && !last) return;
+    frames.push({ fin: last && p.fin, opcode: p.first ? p.opcode : Opcode.CONTINUATION, payload });
+    p.first = false;
+  }
+}
+
+/** A copy of `data` unmasked with `mask`, whose use starts `offset` bytes into the frame. */
+function unmasked(data: Buffer, mask: Buffer | null, offset: number): Buffer {
+  const out = Buffer.from(data);
+  if (!mask) return out;
+  const m = [mask[offset & 3]!, mask[(offset + 1) & 3]!, mask[(offset + 2) & 3]!, mask[(offset + 3) & 3]!];
+  for (let i = 0; i < out.length; i++) out[i]! ^= m[i & 3]!;
+  return out;
 }

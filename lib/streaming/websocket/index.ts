@@ -1,3 +1,3 @@
-export { WsConnection, type WsRole } from './connection.js';
+export { WsConnection, type WsRole, type WsConnectionOptions } from './connection.js';
 export { acceptKey, encodeWsFrame, WsFrameParser, WsProtocolError, Opcode, type WsFrame } from './frames.js';
-export { ChannelReader, ChannelWriter, binaryChannels, base64Channels, codecFor, type ChannelCodec } from './channels.js';
+export { ChannelReader, ChannelWriter, ChannelDemux, SmallMessage, binaryChannels, base64Channels, codecFor, demuxFor, type ChannelCodec, type ChannelPiece } from './channels.js';
