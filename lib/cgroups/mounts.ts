@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { parseMountInfo, readMountInfo, type MountEntry } from '../mount/index.js';
 
 /** Where the cgroup hierarchies are mounted, read from the mount table rather than assumed. */
 export interface CgroupLayout {
@@ -10,23 +10,16 @@ export interface CgroupLayout {
   unified?: string;
 }
 
-function unescapeMount(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
 /** Parses `/proc/self/mountinfo` text (pure, so fixtures can test both layouts). */
 export function parseCgroupLayout(mountinfo: string): CgroupLayout {
+  return layoutOf(parseMountInfo(mountinfo));
+}
+
+function layoutOf(mounts: readonly MountEntry[]): CgroupLayout {
   const v1: CgroupLayout['v1'] = [];
   let unified: string | undefined;
   let rootIsV2 = false;
-  for (const line of mountinfo.split('\n')) {
-    if (!line) continue;
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const fields = left.split(' ');
-    const root = fields[3];
-    const mountPoint = unescapeMount(fields[4] ?? '');
-    const [fsType, , superOptions] = right.split(' ');
+  for (const { root, mountPoint, fsType, superOptions } of mounts) {
     // A bind mount of a sub-cgroup (inside a container) is not the hierarchy's root.
     if (root !== '/') continue;
     if (fsType === 'cgroup2') {
@@ -34,7 +27,7 @@ export function parseCgroupLayout(mountinfo: string): CgroupLayout {
       unified ??= mountPoint;
       if (rootIsV2) unified = mountPoint;
     } else if (fsType === 'cgroup') {
-      const controllers = (superOptions ?? '').split(',').filter((o) => o !== 'rw' && o !== 'ro' && !['relatime', 'noatime', 'nosuid', 'nodev', 'noexec', 'clone_children', 'nsdelegate', 'noprefix', 'xattr'].includes(o) && !o.startsWith('release_agent='));
+      const controllers = superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro' && !['relatime', 'noatime', 'nosuid', 'nodev', 'noexec', 'clone_children', 'nsdelegate', 'noprefix', 'xattr'].includes(o) && !o.startsWith('release_agent='));
       if (controllers.length > 0 && !v1.some((h) => h.mountPoint === mountPoint)) v1.push({ mountPoint, controllers });
     }
   }
@@ -45,6 +38,6 @@ export function parseCgroupLayout(mountinfo: string): CgroupLayout {
 let cached: CgroupLayout | undefined;
 
 export function hostCgroupLayout(): CgroupLayout {
-  cached ??= parseCgroupLayout(readFileSync('/proc/self/mountinfo', 'utf8'));
+  cached ??= layoutOf(readMountInfo());
   return cached;
 }

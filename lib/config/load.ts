@@ -2,6 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { InvalidArgumentError, messageOf } from '../errors/index.js';
+import { Paths } from '../paths/index.js';
 import { defaultConfig, LOG_LEVELS, runtimeHandlerDefaults, type Config, type RegistryEntry, type RuntimeHandlerConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/runcri/runcri.toml';
@@ -54,7 +55,7 @@ function stringArray(value: unknown, key: string): string[] {
   return value as string[];
 }
 
-function runtimeHandler(name: string, raw: unknown, stateDir: string): RuntimeHandlerConfig {
+function runtimeHandler(name: string, raw: unknown, paths: Paths): RuntimeHandlerConfig {
   const key = `runtimes.${name}`;
   if (!isTable(raw)) throw new ConfigError(key, 'expected a table');
   const base = runtimeHandlerDefaults('', '') as unknown as Table;
@@ -64,7 +65,7 @@ function runtimeHandler(name: string, raw: unknown, stateDir: string): RuntimeHa
   stringArray(merged.allowed_annotations, `${key}.allowed_annotations`);
   if (merged.monitor_path) requireAbsolute(`${key}.monitor_path`, merged.monitor_path);
   requireOneOf(`${key}.recursive_read_only_mounts`, merged.recursive_read_only_mounts, ['auto', 'true', 'false']);
-  return { ...merged, root: merged.root || `${stateDir}/${name}` };
+  return { ...merged, root: merged.root || paths.runtimeRoot(name) };
 }
 
 function registryEntry(raw: unknown, index: number): RegistryEntry {
@@ -141,15 +142,16 @@ function finish(raw: Table, runtimesRaw: Table | undefined, registriesRaw: unkno
 
   // Handlers named in the file replace the built-in list only where they share a name.
   const runtimes: Record<string, RuntimeHandlerConfig> = {};
+  const paths = new Paths(config.root, config.state_dir);
   for (const [name, handler] of Object.entries(defaultConfig().runtimes)) {
-    runtimes[name] = { ...handler, root: `${config.state_dir}/${name}` };
+    runtimes[name] = { ...handler, root: paths.runtimeRoot(name) };
   }
   if (existsSync('/usr/bin/crun')) {
-    runtimes.crun = runtimeHandlerDefaults('/usr/bin/crun', `${config.state_dir}/crun`);
+    runtimes.crun = runtimeHandlerDefaults('/usr/bin/crun', paths.runtimeRoot('crun'));
   }
   for (const [name, handler] of Object.entries(runtimesRaw ?? {})) {
     if (!/^[a-z0-9][a-z0-9_.-]*$/.test(name)) throw new ConfigError(`runtimes.${name}`, 'handler names are lower-case letters, digits, ".", "_" and "-"');
-    runtimes[name] = runtimeHandler(name, handler, config.state_dir);
+    runtimes[name] = runtimeHandler(name, handler, paths);
   }
   config.runtimes = runtimes;
   if (!runtimes[config.runtime.default_handler]) {

@@ -3,48 +3,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Mount__Output } from '../generated/runtime/v1/Mount.js';
 import { InvalidArgumentError, NotFoundError, messageOf } from '../errors/index.js';
 import type { OciSeccomp } from '../oci/index.js';
-import { runCommand } from '../process/index.js';
-
-interface MountInfo { mountPoint: string; optional: string }
-
-function mountTable(): MountInfo[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((line) => {
-    const f = line.split(' ');
-    const sep = f.indexOf('-');
-    return { mountPoint: f[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))), optional: f.slice(6, sep).join(' ') };
-  });
-}
-
-/** The mount that holds `path` (the longest mount point above it). */
-function mountOf(path: string, table: MountInfo[]): MountInfo | undefined {
-  let best: MountInfo | undefined;
-  for (const m of table) {
-    if (path === m.mountPoint || path.startsWith(m.mountPoint === '/' ? '/' : `${m.mountPoint}/`)) {
-      if (!best || m.mountPoint.length >= best.mountPoint.length) best = m;
-    }
-  }
-  return best;
-}
-
-/**
- * Makes `path` a shared mount so slave and shared container mounts see the host's changes.
- * A path that is not a mount point is bind-mounted onto itself first, so only it (not the
- * whole filesystem it lives on) changes propagation. Returns whether it made that mount.
- */
-async function ensureShared(path: string): Promise<boolean> {
-  const table = mountTable();
-  const holder = mountOf(path, table);
-  if (holder && /\bshared:/.test(holder.optional)) return false;
-  // --rbind, so mounts already below `path` stay visible through the new one.
-  if (holder?.mountPoint !== path) await runCommand('mount', ['--rbind', path, path], { timeoutMs: 10_000 });
-  await runCommand('mount', ['--make-shared', path], { timeoutMs: 10_000 });
-  return holder?.mountPoint !== path;
-}
-
-/** Undoes a self bind mount `ensureShared` made (lazily: containers may still hold copies). */
-export async function releaseShared(path: string): Promise<void> {
-  if (mountTable().some((m) => m.mountPoint === path)) await runCommand('umount', ['-l', path], { timeoutMs: 10_000 });
-}
+import { ensureShared } from '../mount/index.js';
 
 /**
  * The request's mounts with host paths checked and resolved (a missing one is the caller's

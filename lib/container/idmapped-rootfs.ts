@@ -1,11 +1,9 @@
 import { chownSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FailedPreconditionError } from '../errors/index.js';
-import { idmapMount } from '../oci/index.js';
-import { runCommand } from '../process/index.js';
-import { mountedPaths, type Rootfs, type Storage } from '../storage/index.js';
-
-const MOUNT_TIMEOUT_MS = 30_000;
+import { idmapMount, mountPoints, replaceWithOverlay, unmount } from '../mount/index.js';
+import type { Paths } from '../paths/index.js';
+import type { Rootfs, Storage } from '../storage/index.js';
 
 /**
  * Root filesystems of user-namespaced pods, without chowning a layer: each such pod gets one
@@ -21,17 +19,17 @@ export class IdmappedRootfs {
   /** Pod ID → its view being (or having been) mounted, so concurrent creates share one. */
   private readonly views = new Map<string, Promise<string>>();
 
-  constructor(private readonly deps: { storage: Storage; stateDir: string; helper: () => string | undefined }) {}
+  constructor(private readonly deps: { storage: Storage; paths: Paths; helper: () => string | undefined }) {}
 
   /** Where a user-namespaced container's root filesystem is mounted: below directories anyone may traverse. */
   mountPointFor(containerId: string): string {
-    const dir = join(this.deps.stateDir, 'userns-rootfs');
+    const dir = this.deps.paths.usernsRootfsDir;
     mkdirSync(dir, { recursive: true, mode: 0o711 });
     return join(dir, containerId);
   }
 
   private viewPath(podId: string): string {
-    return join(this.deps.stateDir, 'userns-layers', podId);
+    return this.deps.paths.usernsLayerView(podId);
   }
 
   private view(podId: string, userns: string): Promise<string> {
@@ -52,7 +50,7 @@ export class IdmappedRootfs {
 
   private async mountView(podId: string, userns: string): Promise<string> {
     const path = this.viewPath(podId);
-    if (mountedPaths().has(path)) return path;
+    if (mountPoints().has(path)) return path;
     const helper = this.helper();
     mkdirSync(path, { recursive: true, mode: 0o700 });
     await idmapMount(helper, userns, this.deps.storage.layers.root, path);
@@ -69,17 +67,14 @@ export class IdmappedRootfs {
     const lower = layers.length > 0 ? this.deps.storage.layers.lowerDirs([...layers].reverse()).join(':') : 'empty';
     const options = `lowerdir=${lower},upperdir=${rootfs.upperDir},workdir=${rootfs.workDir}`;
     chownSync(rootfs.upperDir, hostRoot.uid, hostRoot.gid);
-    await runCommand(this.helper(), ['--overlay', rootfs.rootfs, options], { cwd: view, timeoutMs: MOUNT_TIMEOUT_MS });
+    await replaceWithOverlay(this.helper(), rootfs.rootfs, options, view);
   }
 
   /** Unmounts the pod's view once its containers are gone; a pod that never had one is fine. */
   async releasePod(podId: string): Promise<void> {
     this.views.delete(podId);
     const path = this.viewPath(podId);
-    if (mountedPaths().has(path)) {
-      await runCommand('umount', [path], { timeoutMs: MOUNT_TIMEOUT_MS })
-        .catch(() => runCommand('umount', ['-l', path], { timeoutMs: MOUNT_TIMEOUT_MS }));
-    }
+    await unmount(path, { lazyFallback: true });
     try {
       rmdirSync(path);
     } catch {

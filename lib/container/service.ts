@@ -7,7 +7,9 @@ import type { LinuxContainerResources__Output } from '../generated/runtime/v1/Li
 import { AlreadyExistsError, CancelledError, FailedPreconditionError, InvalidArgumentError, NotFoundError, isRuntimeError, messageOf } from '../errors/index.js';
 import type { ImageRuntimeConfig, ImageService } from '../image/index.js';
 import type { Logger } from '../log/index.js';
-import type { ExecResult, IdMappings, OciIdMapping, OciProcess, OciRuntime, OciSpec, RuntimeHandlers } from '../oci/index.js';
+import type { ExecResult, OciIdMapping, OciProcess, OciRuntime, OciSpec, RuntimeHandlers } from '../oci/index.js';
+import type { IdMappings } from '../mount/index.js';
+import type { Paths } from '../paths/index.js';
 import type { PodRecord, SandboxService } from '../sandbox/index.js';
 import type { RecordTable, StateStore } from '../state/index.js';
 import type { Storage } from '../storage/index.js';
@@ -16,7 +18,8 @@ import { nanosToWire, nowNanos } from '../util/time.js';
 import { allHostDevices, loadRuntimeDefaults, resolveHostDevices } from './defaults.js';
 import { ExitWatcher } from './exit-watcher.js';
 import { IdmappedRootfs } from './idmapped-rootfs.js';
-import { loadSeccompProfile, mtimeNanos, prepareMounts, processAlive, releaseShared, resolveLogPath } from './host-prep.js';
+import { loadSeccompProfile, mtimeNanos, prepareMounts, processAlive, resolveLogPath } from './host-prep.js';
+import { unmount } from '../mount/index.js';
 import type { ContainerRecord, ContainerStateName } from './record.js';
 import { readFileInRoot } from './rootfs-files.js';
 import { resolveCdiRequest } from '../cdi/index.js';
@@ -24,6 +27,7 @@ import { buildSpec, ociResources, seccompChoice, type ResolvedDevice, type Runti
 
 export interface ContainerServiceDeps {
   config: Config;
+  paths: Paths;
   store: StateStore;
   log: Logger;
   pods: SandboxService;
@@ -74,10 +78,10 @@ export class ContainerService {
 
   constructor(private readonly deps: ContainerServiceDeps) {
     this.table = deps.store.table<ContainerRecord>('containers');
-    this.exitDir = join(deps.config.state_dir, 'exits');
+    this.exitDir = deps.paths.exitDir;
     mkdirSync(this.exitDir, { recursive: true, mode: 0o700 });
     this.watcher = new ExitWatcher(this.exitDir, (id) => this.noteExit(id));
-    this.idmapped = new IdmappedRootfs({ storage: deps.storage, stateDir: deps.config.state_dir, helper: () => deps.handlers.idmapHelper });
+    this.idmapped = new IdmappedRootfs({ storage: deps.storage, paths: deps.paths, helper: () => deps.handlers.idmapHelper });
   }
 
   private get runtimeDefaults(): RuntimeDefaults {
@@ -110,7 +114,7 @@ export class ContainerService {
     // Loaded now so that a broken install (no bundles/) fails the start, not the first create.
     this.defaults = loadRuntimeDefaults(this.deps.config, this.deps.oomRestriction);
     // Exec sessions of a daemon that was killed: their processes went with it.
-    rmSync(join(this.deps.config.state_dir, 'exec'), { recursive: true, force: true });
+    rmSync(this.deps.paths.execDir, { recursive: true, force: true });
     this.watcher.start();
     for (const c of this.table.all()) {
       if (c.phase === 'creating') {
@@ -260,7 +264,7 @@ export class ContainerService {
       labels: { ...config.labels }, annotations: { ...config.annotations },
       createdAt: '0', startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '', pid: 0,
       logPath: '', runtimeHandler: pod.runtimeHandler,
-      bundle: join(this.deps.config.state_dir, 'containers', id), containerDir: join(this.deps.config.root, 'containers', id),
+      bundle: this.deps.paths.bundle(id), containerDir: this.deps.paths.containerDir(id),
       mounts: config.mounts, resources: config.linux?.resources ?? null, user: { uid: 0, gid: 0, groups: [] },
       stopSignal: 'SIGTERM', tty: config.tty, stdin: config.stdin,
     };
@@ -381,7 +385,8 @@ export class ContainerService {
         heir.madeShared = [...(heir.madeShared ?? []), path];
         this.persist(heir);
       } else {
-        await releaseShared(path);
+        // Lazily: containers may still hold copies of it.
+        await unmount(path, { lazy: true });
       }
     }
   }

@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { detectOomScoreRestriction, type Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { acquireRootLock, restrictRootDir, StateStore, type RootLock } from '../state/index.js';
 import { createCriServer, listenOnSocket, type CriServer, type SocketListener } from '../server/index.js';
+import { Paths } from '../paths/index.js';
 import { packageVersion } from './version.js';
 import { runtimeReadiness } from './readiness.js';
 import { CgroupManager, hostCgroupLayout } from '../cgroups/index.js';
@@ -30,13 +30,14 @@ export interface Daemon {
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   mkdirSync(config.root, { recursive: true, mode: 0o700 });
   mkdirSync(config.state_dir, { recursive: true, mode: 0o711 });
+  const paths = new Paths(config.root, config.state_dir);
   const lock: RootLock = acquireRootLock(config.root);
   restrictRootDir(config.root, config.state_dir);
   let store: StateStore | undefined;
   let listener: SocketListener | undefined;
   let server: CriServer | undefined;
   try {
-    store = StateStore.open(join(config.root, 'state.db'));
+    store = StateStore.open(paths.stateDb);
     const prometheus = config.metrics.enabled ? await loadRuntimeMetrics() : undefined;
     const metrics = prometheus ?? noMetrics;
     const network = new CniNetwork({
@@ -50,7 +51,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       { get: (id) => services.containers.get(id), list: () => services.containers.list() },
       (id) => storage.upperDirOf(id), hostCgroupLayout().version);
     const state = store;
-    const handlers = new RuntimeHandlers({ config, log: log.child({ module: 'handlers' }) });
+    const handlers = new RuntimeHandlers({ config, paths, log: log.child({ module: 'handlers' }) });
     let containers: ContainerService | undefined;
     const services: Services = {
       config,
@@ -61,7 +62,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       runtimeReadiness: runtimeReadiness(config),
       network,
       pods: new SandboxService({
-        config, store, log, network, cgroups: new CgroupManager(hostCgroupLayout()), handlers,
+        config, paths, store, log, network, cgroups: new CgroupManager(hostCgroupLayout()), handlers,
         // the container service joins Services after this is built; read it at each stop/remove
         containers: () => (services as { containers?: PodContainersHook }).containers,
       }),
@@ -69,7 +70,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       images: new ImageService({ config, state: store, storage, log: log.child({ module: 'image' }), metrics }),
       // built on first use: it needs the pod and image services of this same object
       get containers(): ContainerService {
-        containers ??= new ContainerService({ config, store: state, log: log.child({ module: 'container' }), pods: services.pods, images: services.images, storage, oomRestriction: services.oomRestriction, events, metrics, handlers });
+        containers ??= new ContainerService({ config, paths, store: state, log: log.child({ module: 'container' }), pods: services.pods, images: services.images, storage, oomRestriction: services.oomRestriction, events, metrics, handlers });
         return containers;
       },
       metrics,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config, RuntimeHandlerConfig } from '../config/index.js';
 import { FailedPreconditionError, InvalidArgumentError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
+import type { Paths } from '../paths/index.js';
 import { probeRecursiveReadOnly, probeRun, probeUserNamespaces } from './probe.js';
 import { OciRuntime } from './runtime.js';
 import { isExecutable } from '../util/files.js';
@@ -28,6 +29,7 @@ export interface HandlerInfo {
 
 export interface RuntimeHandlersOptions {
   config: Config;
+  paths: Paths;
   log: Logger;
 }
 
@@ -71,7 +73,7 @@ export class RuntimeHandlers {
 
   /** Tries every handler (in parallel); called once before the daemon is ready. */
   async probe(): Promise<void> {
-    const scratch = join(this.opts.config.state_dir, 'probe');
+    const scratch = this.opts.paths.probeDir;
     mkdirSync(scratch, { recursive: true, mode: 0o711 });
     await Promise.all([...this.infos.values()].map(async (info) => {
       await this.probeOne(info, scratch);
@@ -142,10 +144,10 @@ export class RuntimeHandlers {
     if (rt) return rt;
     const cfg = this.opts.config.runtimes[name];
     if (!cfg) throw new InvalidArgumentError(`runtime handler "${name}" is not configured (have: ${[...this.infos.keys()].join(', ')})`);
-    const { state_dir: stateDir, runtime } = this.opts.config;
+    const { paths, config } = this.opts;
     rt = new OciRuntime({
-      runtimePath: cfg.path, runtimeRoot: cfg.root, conmonPath: cfg.monitor_path || runtime.conmon_path,
-      exitDir: join(stateDir, 'exits'), socketDir: join(stateDir, 'sockets'), execDir: join(stateDir, 'exec'),
+      runtimePath: cfg.path, runtimeRoot: cfg.root, conmonPath: cfg.monitor_path || config.runtime.conmon_path,
+      exitDir: paths.exitDir, socketDir: paths.socketDir, execDir: paths.execDir,
       log: this.opts.log.child({ module: 'oci', handler: name }),
     });
     this.runtimes.set(name, rt);

@@ -2,5 +2,4 @@ export { OciRuntime, type OciRuntimeOptions, type CreateOptions, type RuntimeSta
 export { descendants, killTree } from './process-tree.js';
 export type * from './types.js';
 export { RuntimeHandlers, type HandlerInfo, type HandlerFeatures, type RuntimeHandlersOptions } from './handlers.js';
-export { pinUserNamespace, idmapMount, type IdMapping, type IdMappings, type UserNamespaceFiles } from './userns.js';
 export { ExecProcess, execProcessSpec, type ExecTarget, type ExecSessionOptions, type ExecOutcome, type TerminalSize } from './exec-session.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { messageOf } from '../errors/index.js';
 import { runCommand, CommandFailedError } from '../process/index.js';
 import type { OciSpec } from './types.js';
-import { idmapMount, pinUserNamespace, type IdMappings } from './userns.js';
+import { idmapMount, pinUserNamespace, unmountAll, type IdMappings } from '../mount/index.js';
 
 /** A static program the probe container runs; catatonit is installed for pods anyway. */
 const PROBE_PROGRAMS = ['/usr/bin/catatonit', '/usr/libexec/catatonit/catatonit', '/usr/local/bin/catatonit'];
@@ -130,8 +130,7 @@ export async function probeUserNamespaces(t: ProbeTarget, helper: string | undef
   } catch (err) {
     return { problem: messageOf(err) };
   } finally {
-    const targets = [...(viewMounted ? [view] : []), ...(pinned ? [userns] : [])];
-    if (targets.length > 0) await runCommand('umount', targets, { timeoutMs: PROBE_TIMEOUT_MS }).catch(() => undefined);
+    await unmountAll([...(viewMounted ? [view] : []), ...(pinned ? [userns] : [])]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,12 +1,10 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
-import { runCommand } from '../process/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FailedPreconditionError, InternalError } from '../errors/index.js';
-import { mountPoints } from './mounts.js';
-import type { PinnedPaths } from './namespaces.js';
+import { mountPoints, pinNamespaceOf, type NamespaceFiles } from '../mount/index.js';
 
 const CANDIDATES = ['/usr/bin/catatonit', '/usr/libexec/catatonit/catatonit', '/usr/local/bin/catatonit'];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function pauseBinary(): string {
   for (const path of CANDIDATES) {
@@ -25,7 +23,7 @@ function pauseBinary(): string {
  * pod's net/ipc/uts namespaces, with that PID namespace pinned to `paths.pid` so containers
  * join it by path. Detached: it outlives a daemon restart like the pod does.
  */
-export async function startInfra(paths: PinnedPaths): Promise<number> {
+export async function startInfra(paths: NamespaceFiles): Promise<number> {
   const pidFile = paths.pid!;
   writeFileSync(pidFile, '', { flag: 'a' });
   const enter = (['user', 'net', 'ipc', 'uts'] as const).filter((k) => paths[k]).map((k) => `--${k}=${paths[k]}`);
@@ -61,7 +59,7 @@ async function pinFromHost(unsharePid: number, pidFile: string): Promise<void> {
     return;
   }
   if (!infra || mountPoints().has(pidFile)) return;
-  await runCommand('mount', ['--bind', `/proc/${infra}/ns/pid`, pidFile], { timeoutMs: 10_000 });
+  await pinNamespaceOf(Number(infra), 'pid', pidFile);
 }
 
 /** Host PIDs of the processes in the pinned PID namespace (found by namespace inode, never by a stored PID that may have been reused). */

@@ -1,22 +1,5 @@
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { runCommand } from '../process/index.js';
-import { unmountAll } from './mounts.js';
-import type { PodRecord } from './record.js';
+import { pinNamespaces, type NamespaceFiles } from '../mount/index.js';
 import { SYSCTL_WRITE_LOOP, requiredNamespaces, sysctlArguments, sysctlFailure, type SysctlWrite } from './sysctl.js';
-
-export type PinnedPaths = PodRecord['namespacePaths'];
-
-/** The files a pod's namespaces are pinned to (only the kinds it gets its own of). */
-export function namespacePaths(nsDir: string, podId: string, own: { net: boolean; ipc: boolean; uts: boolean; pid: boolean; user: boolean }): PinnedPaths {
-  const paths: PinnedPaths = {};
-  if (own.user) paths.user = join(nsDir, `${podId}-user`);
-  if (own.net) paths.net = join(nsDir, `${podId}-net`);
-  if (own.ipc) paths.ipc = join(nsDir, `${podId}-ipc`);
-  if (own.uts) paths.uts = join(nsDir, `${podId}-uts`);
-  if (own.pid) paths.pid = join(nsDir, `${podId}-pid`);
-  return paths;
-}
 
 /**
  * What runs inside the new namespaces before they are pinned: the pod's hostname in its UTS
@@ -34,32 +17,17 @@ const SETUP_SCRIPT = [
 ].join('\n');
 
 /**
- * Creates and pins the net/ipc/uts namespaces in one `unshare`, which sets them up from
- * inside (hostname, loopback, sysctls): they live on without any process.
+ * Creates and pins a pod's net/ipc/uts namespaces, set up from inside (hostname, loopback,
+ * sysctls) by the one `unshare` that makes them.
  */
-export async function pinNamespaces(paths: PinnedPaths, hostname: string | undefined, sysctls: readonly SysctlWrite[] = []): Promise<void> {
-  const args: string[] = [];
+export async function setUpPodNamespaces(files: NamespaceFiles, hostname: string | undefined, sysctls: readonly SysctlWrite[] = []): Promise<void> {
   // Refuses a sysctl of a kind the pod does not get its own namespace of, before anything is made.
-  requiredNamespaces(sysctls, paths);
-  for (const kind of ['net', 'ipc', 'uts'] as const) {
-    const file = paths[kind];
-    if (!file) continue;
-    writeFileSync(file, '', { flag: 'a' });
-    args.push(`--${kind}=${file}`);
-  }
-  if (args.length === 0) return;
-  const name = paths.uts && hostname ? hostname : '';
-  const loopback = paths.net ? 'up' : '';
+  requiredNamespaces(sysctls, files);
+  const name = files.uts && hostname ? hostname : '';
+  const loopback = files.net ? 'up' : '';
   try {
-    await runCommand('unshare', [...args, 'sh', '-c', SETUP_SCRIPT, 'pod-namespace-setup', name, loopback, ...sysctlArguments(sysctls)], { timeoutMs: 30_000 });
+    await pinNamespaces(files, ['sh', '-c', SETUP_SCRIPT, 'pod-namespace-setup', name, loopback, ...sysctlArguments(sysctls)]);
   } catch (err) {
     throw sysctlFailure(err);
   }
-}
-
-/** Unmounts and deletes the pinned files; already gone is fine. */
-export async function unpinNamespaces(paths: PinnedPaths): Promise<void> {
-  const files = Object.values(paths).filter((p): p is string => !!p);
-  await unmountAll(files);
-  for (const f of files) rmSync(f, { force: true });
 }

@@ -10,7 +10,7 @@ import { parseQuantity } from './network/index.js';
 import type { NamespaceMode, PodPortMapping, PodRecord } from './record.js';
 import { planSysctls, type SysctlPlan } from './sysctl.js';
 import { planUserNamespace } from './userns.js';
-import type { IdMappings } from '../oci/index.js';
+import type { IdMappings } from '../mount/index.js';
 
 /** A RunPodSandbox request, checked: everything that can be refused is refused before anything is made. */
 export interface PodPlan {

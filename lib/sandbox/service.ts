@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupManager } from '../cgroups/index.js';
 import { fromCri, podCgroupPath, podResources } from '../cgroups/index.js';
 import type { Config } from '../config/index.js';
@@ -12,15 +13,15 @@ import { nowNanos } from '../util/time.js';
 import { hostsFile, readHostFile, resolvConf, writePodFile } from './files.js';
 import { startInfra, stopInfra, processesIn } from './infra.js';
 import { KeyedMutex } from './locks.js';
-import { ensurePrivateMount, mountPoints, unmountAll } from './mounts.js';
-import { namespacePaths, pinNamespaces, unpinNamespaces } from './namespaces.js';
+import { ensurePrivateMount, mountPoints, mountTmpfs, pinUserNamespace, unmountAll, unpinNamespaces } from '../mount/index.js';
+import { setUpPodNamespaces } from './namespaces.js';
+import type { Paths, PinnedKind } from '../paths/index.js';
 import type { CniNetwork, PodNetworkRequest } from './network/index.js';
 import type { PodRecord, PodResources, PodState } from './record.js';
 import { podCgroupLimits, resizePodCgroup } from './resize.js';
 import { nameKey, planPod, type PodPlan } from './request.js';
 import { applySysctls } from './sysctl.js';
-import { runCommand } from '../process/index.js';
-import { pinUserNamespace, type RuntimeHandlers } from '../oci/index.js';
+import type { RuntimeHandlers } from '../oci/index.js';
 
 /** What the container side offers so a pod's stop and removal take its containers along. */
 export interface PodContainersHook {
@@ -30,6 +31,7 @@ export interface PodContainersHook {
 
 export interface SandboxDeps {
   config: Config;
+  paths: Paths;
   store: StateStore;
   log: Logger;
   network: CniNetwork;
@@ -48,7 +50,6 @@ export interface PodFilter {
 
 const SHM_BYTES = 64 * 1024 * 1024;
 const DEL_ATTEMPTS = 3;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A step of RunPodSandbox failed: the error names it and keeps the cause's kind (and so its gRPC code). */
 function stepError(step: string, err: unknown): RuntimeError {
@@ -78,13 +79,9 @@ export class SandboxService {
   private readonly names = new Map<string, string>();
   private readonly mutex = new KeyedMutex();
   private readonly table: RecordTable<PodRecord>;
-  private readonly nsDir: string;
-  private readonly podsDir: string;
 
   constructor(private readonly deps: SandboxDeps) {
     this.table = deps.store.table<PodRecord>('pods');
-    this.nsDir = join(deps.config.state_dir, 'ns');
-    this.podsDir = join(deps.config.state_dir, 'pods');
   }
 
   /**
@@ -93,9 +90,10 @@ export class SandboxService {
    * /run) is NOTREADY, its CNI DEL still due at stop.
    */
   async recover(): Promise<void> {
-    mkdirSync(this.nsDir, { recursive: true, mode: 0o711 });
-    mkdirSync(this.podsDir, { recursive: true, mode: 0o711 });
-    await ensurePrivateMount(this.nsDir);
+    const { paths } = this.deps;
+    mkdirSync(paths.nsDir, { recursive: true, mode: 0o711 });
+    mkdirSync(paths.podsDir, { recursive: true, mode: 0o711 });
+    await ensurePrivateMount(paths.nsDir);
     const mounted = mountPoints();
     const toCheck: PodRecord[] = [];
     for (const pod of this.table.all()) {
@@ -217,7 +215,7 @@ export class SandboxService {
     const { config } = this.deps;
     const { network, ipc, pid } = plan.namespaceOptions;
     const cgroup = podCgroupPath(config.cgroup_driver, plan.config.linux?.cgroup_parent ?? '', id);
-    const podDir = join(this.podsDir, id);
+    const podDir = this.deps.paths.podDir(id);
     const sc = plan.config.linux?.security_context ?? null;
     return {
       id,
@@ -228,7 +226,7 @@ export class SandboxService {
       annotations: plan.config.annotations,
       runtimeHandler: plan.runtimeHandler,
       namespaceOptions: plan.namespaceOptions,
-      namespacePaths: namespacePaths(this.nsDir, id, { net: network !== 'NODE', ipc: ipc !== 'NODE', uts: network !== 'NODE', pid: pid === 'POD', user: !!plan.userNamespace }),
+      namespacePaths: this.namespaceFiles(id, { net: network !== 'NODE', ipc: ipc !== 'NODE', uts: network !== 'NODE', pid: pid === 'POD', user: !!plan.userNamespace }),
       ...(plan.userNamespace ? { userNamespace: plan.userNamespace } : {}),
       cgroupParent: cgroup.parent,
       cgroupPath: cgroup.path,
@@ -255,6 +253,13 @@ export class SandboxService {
     };
   }
 
+  /** The files a pod's namespaces are pinned to (only the kinds it gets its own of). */
+  private namespaceFiles(podId: string, own: Record<PinnedKind, boolean>): PodRecord['namespacePaths'] {
+    const files: PodRecord['namespacePaths'] = {};
+    for (const kind of ['user', 'net', 'ipc', 'uts', 'pid'] as const) if (own[kind]) files[kind] = this.deps.paths.namespaceFile(podId, kind);
+    return files;
+  }
+
   /** The steps of RunPodSandbox; the network side and the local side run side by side. */
   private async setUp(pod: PodRecord, plan: PodPlan, timings: Timings): Promise<void> {
     const paths = pod.namespacePaths;
@@ -265,7 +270,7 @@ export class SandboxService {
         await step('applying sysctls', () => applySysctls(plan.sysctls, paths), timings);
       } else {
         // The setup step inside the new namespaces writes the sysctls too.
-        await step('creating namespaces', () => pinNamespaces(paths, plan.hostname, plan.sysctls.writes), timings);
+        await step('creating namespaces', () => setUpPodNamespaces(paths, plan.hostname, plan.sysctls.writes), timings);
       }
       const [attachment] = await Promise.all([
         paths.net ? step('CNI ADD', () => this.deps.network.attach(this.networkRequest(pod)), timings) : undefined,
@@ -285,7 +290,7 @@ export class SandboxService {
       if (pod.shmPath) {
         const shm = pod.shmPath;
         mkdirSync(shm, { recursive: true });
-        await step('mounting /dev/shm', () => runCommand('mount', ['-t', 'tmpfs', '-o', `rw,nosuid,nodev,noexec,mode=1777,size=${SHM_BYTES}`, 'shm', shm], { timeoutMs: 10_000 }), timings);
+        await step('mounting /dev/shm', () => mountTmpfs(shm, 'shm', `rw,nosuid,nodev,noexec,mode=1777,size=${SHM_BYTES}`), timings);
       }
       await step('writing pod files', () => {
         writePodFile(pod.hostnamePath, `${plan.hostname}\n`);

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../errors/index.js';
 import type { IDMapping__Output } from '../generated/runtime/v1/IDMapping.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
-import type { IdMapping, IdMappings } from '../oci/index.js';
+import type { IdMapping, IdMappings } from '../mount/index.js';
 
 /** The highest ID a uid_map/gid_map line may reach (IDs are 32-bit; 2^32-1 is "no ID"). */
 const ID_LIMIT = 2 ** 32 - 1;

@@ -1,6 +1,6 @@
 import { lstat, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mountHolding, parseMountInfo, readMountInfo } from '../util/mountinfo.js';
+import { mountHolding, parseMountInfo, readMountInfo } from '../mount/index.js';
 
 export interface DiskUsage {
   bytes: bigint;

@@ -2,8 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors/index.js';
-import { runCommand } from '../process/index.js';
-import { mountPoints } from '../util/mountinfo.js';
+import { mountOverlay, mountPoints, unmount } from '../mount/index.js';
 import type { LayerStore } from './layer-store.js';
 
 export interface RootfsRequest {
@@ -26,10 +25,6 @@ interface RootfsRecord {
 }
 
 const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
-const MOUNT_TIMEOUT_MS = 30_000;
-
-/** Mount points in this process's mount namespace. */
-export const mountedPaths = mountPoints;
 
 /**
  * Container root filesystems: an overlay of the image's layers (through their short links,
@@ -80,17 +75,17 @@ export class ContainerRootfsManager {
   }
 
   private async mount(containerId: string, record: RootfsRecord): Promise<void> {
-    if (mountedPaths().has(record.mountPoint)) return;
+    if (mountPoints().has(record.mountPoint)) return;
     // overlay wants the top layer first.
     const lower = record.layers.length > 0 ? this.layers.lowerDirs([...record.layers].reverse()).join(':') : this.emptyLower;
     const rel = `containers/${containerId}`;
     const options = `lowerdir=${lower},upperdir=${rel}/upper,workdir=${rel}/work`;
-    await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', options, record.mountPoint], { cwd: this.layers.root, timeoutMs: MOUNT_TIMEOUT_MS });
+    await mountOverlay(record.mountPoint, options, this.layers.root);
   }
 
   isMounted(containerId: string): boolean {
     const record = this.readRecord(containerId);
-    return record !== undefined && mountedPaths().has(record.mountPoint);
+    return record !== undefined && mountPoints().has(record.mountPoint);
   }
 
   private readRecord(containerId: string): RootfsRecord | undefined {
@@ -116,14 +111,8 @@ export class ContainerRootfsManager {
     const dir = this.dirOf(containerId);
     const record = this.readRecord(containerId);
     const mountPoint = record?.mountPoint ?? join(dir, 'merged');
-    if (mountedPaths().has(mountPoint)) {
-      try {
-        await runCommand('umount', [mountPoint], { timeoutMs: MOUNT_TIMEOUT_MS });
-      } catch {
-        // Busy (a process still has it open): detach now, the kernel frees it when released.
-        await runCommand('umount', ['-l', mountPoint], { timeoutMs: MOUNT_TIMEOUT_MS });
-      }
-    }
+    // Busy (a process still has it open): detach now, the kernel frees it when released.
+    await unmount(mountPoint, { lazyFallback: true });
     if (record && !record.mountPoint.startsWith(`${dir}/`) && existsSync(record.mountPoint)) {
       await rmdir(record.mountPoint).catch(() => undefined);
     }

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InternalError, messageOf } from '../errors/index.js';
 import { runCommand } from '../process/index.js';
+import { bindMount, unmountAll } from './mounts.js';
 
 /** One line of a uid_map/gid_map: `size` IDs from `containerId` inside are `hostId` on the node. */
 export interface IdMapping {
@@ -15,16 +17,50 @@ export interface IdMappings {
   gids: IdMapping[];
 }
 
-/** Files to pin a user namespace and the namespaces it owns at; `user` is required. */
-export interface UserNamespaceFiles {
-  user: string;
+/** Files to pin namespaces at; a kind without a file is not made. */
+export interface NamespaceFiles {
   net?: string;
   ipc?: string;
   uts?: string;
+  pid?: string;
+  user?: string;
 }
 
+/** The files of a user namespace and the namespaces it owns; `user` is required. */
+export type UserNamespaceFiles = Omit<NamespaceFiles, 'pid'> & { user: string };
+
 const TIMEOUT_MS = 10_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Creates the net/ipc/uts namespaces named in `files` in one `unshare`, runs `setup` (an
+ * argument array) inside them, then pins each at its file: they live on without any process.
+ * Resolves false, making nothing, when `files` names none of the three.
+ */
+export async function pinNamespaces(files: NamespaceFiles, setup: readonly string[]): Promise<boolean> {
+  const args: string[] = [];
+  for (const kind of ['net', 'ipc', 'uts'] as const) {
+    const file = files[kind];
+    if (!file) continue;
+    writeFileSync(file, '', { flag: 'a' });
+    args.push(`--${kind}=${file}`);
+  }
+  if (args.length === 0) return false;
+  await runCommand('unshare', [...args, ...setup], { timeoutMs: 3 * TIMEOUT_MS });
+  return true;
+}
+
+/** Pins namespace `kind` of process `pid` at `file` (created if needed). */
+export async function pinNamespaceOf(pid: number, kind: 'pid' | 'net' | 'ipc' | 'uts' | 'user', file: string): Promise<void> {
+  writeFileSync(file, '', { flag: 'a' });
+  await bindMount(`/proc/${pid}/ns/${kind}`, file);
+}
+
+/** Unmounts and deletes pinned namespace files; already gone is fine. */
+export async function unpinNamespaces(files: NamespaceFiles): Promise<void> {
+  const list = Object.values(files).filter((p): p is string => !!p);
+  await unmountAll(list);
+  for (const f of list) rmSync(f, { force: true });
+}
 
 function nsLink(pid: number | 'self', kind: string): string | undefined {
   try {
@@ -36,16 +72,6 @@ function nsLink(pid: number | 'self', kind: string): string | undefined {
 
 function mapText(mappings: IdMapping[]): string {
   return mappings.map((m) => `${m.containerId} ${m.hostId} ${m.size}\n`).join('');
-}
-
-/** Mount points of this process, for undoing a partly pinned set. */
-function mounted(): Set<string> {
-  const out = new Set<string>();
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const field = line.split(' ')[4];
-    if (field) out.add(field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
-  }
-  return out;
 }
 
 /**
@@ -69,7 +95,7 @@ export async function pinUserNamespace(files: UserNamespaceFiles, mappings: IdMa
     holder.once('exit', (code) => { exited = code ?? -1; resolve(); });
   });
   const pid = holder.pid ?? 0;
-  const pinned: string[] = [];
+  const pinned: NamespaceFiles = {};
   try {
     const deadline = Date.now() + TIMEOUT_MS;
     while (!(pid > 0 && nsLink(pid, 'user') !== undefined && nsLink(pid, 'user') !== own)) {
@@ -81,10 +107,8 @@ export async function pinUserNamespace(files: UserNamespaceFiles, mappings: IdMa
     writeFileSync(`/proc/${pid}/uid_map`, mapText(mappings.uids));
     writeFileSync(`/proc/${pid}/gid_map`, mapText(mappings.gids));
     await Promise.all(kinds.map(async (kind) => {
-      const file = files[kind]!;
-      writeFileSync(file, '', { flag: 'a' });
-      await runCommand('mount', ['--bind', `/proc/${pid}/ns/${kind}`, file], { timeoutMs: TIMEOUT_MS });
-      pinned.push(file);
+      await pinNamespaceOf(pid, kind, files[kind]!);
+      pinned[kind] = files[kind];
     }));
     if (hostname && files.uts) {
       await runCommand('nsenter', [`--user=${files.user}`, `--uts=${files.uts}`, '--', 'hostname', hostname], { timeoutMs: TIMEOUT_MS });
@@ -92,24 +116,9 @@ export async function pinUserNamespace(files: UserNamespaceFiles, mappings: IdMa
   } catch (err) {
     holder.kill('SIGKILL');
     await done;
-    await unpin(pinned);
+    await unpinNamespaces(pinned);
     throw err;
   }
   holder.stdin!.end();
   await done;
-}
-
-async function unpin(files: string[]): Promise<void> {
-  const points = mounted();
-  const targets = files.filter((f) => points.has(f));
-  if (targets.length > 0) await runCommand('umount', targets, { timeoutMs: TIMEOUT_MS });
-  for (const f of files) rmSync(f, { force: true });
-}
-
-/**
- * Mounts at `target` (an existing directory) an ID-mapped view of the directory `source`, with
- * the IDs of the user namespace pinned at `userns`, through runcri's helper.
- */
-export async function idmapMount(helper: string, userns: string, source: string, target: string): Promise<void> {
-  await runCommand(helper, [userns, source, target], { timeoutMs: TIMEOUT_MS });
 }
