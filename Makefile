@@ -47,11 +47,13 @@ deps: node-check
 test-deps: deps
 	$(call apt_install,$(TEST_PACKAGES))
 
-build: deps native/idmap-mount
+# Helpers for what Node.js cannot do itself: ID-mapped mounts, a terminal for `exec --tty`.
+NATIVE := native/idmap-mount native/pty-exec
+
+build: deps $(NATIVE)
 	npm run build
 
-# The ID-mapped mount helper user-namespaced pods need (Node cannot call mount_setattr).
-native/idmap-mount: native/idmap-mount.c
+native/%: native/%.c
 	$(CC) -O2 -Wall -Wextra -o $@ $<
 
 # The default pod network, only where the operator has none.
@@ -65,7 +67,7 @@ default-network:
 run: build default-network
 	./bin/runcri serve
 
-test: test-deps native/idmap-mount $(STREAMCLIENT)
+test: test-deps $(NATIVE) $(STREAMCLIENT)
 	npm test
 
 $(STREAMCLIENT): $(wildcard test/interop/streamclient/*.go)
@@ -73,7 +75,7 @@ $(STREAMCLIENT): $(wildcard test/interop/streamclient/*.go)
 	GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= CGO_ENABLED=0 GOCACHE=$(CURDIR)/.build/go-cache \
 	  $(GO) build -o $@ ./test/interop/streamclient
 
-bench: test-deps native/idmap-mount
+bench: test-deps $(NATIVE)
 	npm run bench
 
 install: build default-network
@@ -96,4 +98,4 @@ uninstall:
 	rm -rf $(LIBDIR) $(PREFIX)/bin/runcri $(SYSTEMD_DIR)/runcri.service
 
 clean:
-	rm -rf dist .build lib/generated native/idmap-mount
+	rm -rf dist .build lib/generated $(NATIVE)

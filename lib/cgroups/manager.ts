@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InternalError, messageOf } from '../errors/index.js';
 import type { CgroupLayout } from './mounts.js';
 import { ancestorsOf } from './paths.js';
@@ -9,7 +10,6 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The kernel refused a limit: which file, which value, and its errno (EBUSY, EINVAL...). */
 export class CgroupWriteError extends InternalError {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Mount__Output } from '../generated/runtime/v1/Mount.js';
 import { InvalidArgumentError, NotFoundError, messageOf } from '../errors/index.js';
@@ -49,20 +49,4 @@ export function loadSeccompProfile(path: string): OciSeccomp {
   } catch (err) {
     throw new InvalidArgumentError(`seccomp profile ${path} is not a valid profile: ${messageOf(err)}`);
   }
-}
-
-/** Whether `pid` is still a live (non-zombie) process. */
-export function processAlive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** Nanoseconds of a file's modification time (conmon writes the exit file when the container exits). */
-export function mtimeNanos(path: string): bigint {
-  return statSync(path, { bigint: true }).mtimeNs;
 }

@@ -1,5 +1,5 @@
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chownSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Config } from '../config/index.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { CreateContainerRequest__Output } from '../generated/runtime/v1/CreateContainerRequest.js';
@@ -7,7 +7,7 @@ import type { LinuxContainerResources__Output } from '../generated/runtime/v1/Li
 import { AlreadyExistsError, CancelledError, FailedPreconditionError, InvalidArgumentError, NotFoundError, isRuntimeError, messageOf } from '../errors/index.js';
 import type { ImageRuntimeConfig, ImageService } from '../image/index.js';
 import type { Logger } from '../log/index.js';
-import type { ExecResult, OciIdMapping, OciProcess, OciRuntime, OciSpec, RuntimeHandlers } from '../oci/index.js';
+import type { Attachment, ExecProcess, ExecSyncResult, OciIdMapping, OciRuntime, OciSpec, RuntimeHandlers } from '../oci/index.js';
 import type { IdMappings } from '../mount/index.js';
 import type { Paths } from '../paths/index.js';
 import type { PodRecord, SandboxService } from '../sandbox/index.js';
@@ -16,9 +16,8 @@ import type { Storage } from '../storage/index.js';
 import { matchesLabels, newId, requireField, resolveIdPrefix } from '../util/ids.js';
 import { nanosToWire, nowNanos } from '../util/time.js';
 import { allHostDevices, loadRuntimeDefaults, resolveHostDevices } from './defaults.js';
-import { ExitWatcher } from './exit-watcher.js';
 import { IdmappedRootfs } from './idmapped-rootfs.js';
-import { loadSeccompProfile, mtimeNanos, prepareMounts, processAlive, resolveLogPath } from './host-prep.js';
+import { loadSeccompProfile, prepareMounts, resolveLogPath } from './host-prep.js';
 import { unmount } from '../mount/index.js';
 import type { ContainerRecord, ContainerStateName } from './record.js';
 import { readFileInRoot } from './rootfs-files.js';
@@ -69,18 +68,12 @@ export class ContainerService {
   private readonly exitWaiters = new Map<string, Set<() => void>>();
   /** Containers whose `runc start` is under way. */
   private readonly starting = new Set<string>();
-  private readonly processes = new Map<string, OciProcess>();
   private readonly table: RecordTable<ContainerRecord>;
-  private readonly exitDir: string;
-  private readonly watcher: ExitWatcher;
   private defaults: RuntimeDefaults | undefined;
   private readonly idmapped: IdmappedRootfs;
 
   constructor(private readonly deps: ContainerServiceDeps) {
     this.table = deps.store.table<ContainerRecord>('containers');
-    this.exitDir = deps.paths.exitDir;
-    mkdirSync(this.exitDir, { recursive: true, mode: 0o700 });
-    this.watcher = new ExitWatcher(this.exitDir, (id) => this.noteExit(id));
     this.idmapped = new IdmappedRootfs({ storage: deps.storage, paths: deps.paths, helper: () => deps.handlers.idmapHelper });
   }
 
@@ -94,8 +87,7 @@ export class ContainerService {
   }
 
   private handlerFeatures(handler: string): { recursiveReadOnlyMounts: boolean } {
-    const name = handler || this.deps.handlers.defaultName();
-    return this.deps.handlers.list().find((h) => h.name === name)?.features ?? { recursiveReadOnlyMounts: false };
+    return this.deps.handlers.policy(handler);
   }
 
   private nameKey(podId: string, name: string, attempt: number): string {
@@ -113,9 +105,8 @@ export class ContainerService {
   async recover(): Promise<void> {
     // Loaded now so that a broken install (no bundles/) fails the start, not the first create.
     this.defaults = loadRuntimeDefaults(this.deps.config, this.deps.oomRestriction);
-    // Exec sessions of a daemon that was killed: their processes went with it.
-    rmSync(this.deps.paths.execDir, { recursive: true, force: true });
-    this.watcher.start();
+    this.deps.handlers.prepare();
+    this.deps.handlers.watchExits((id) => this.noteExit(id));
     for (const c of this.table.all()) {
       if (c.phase === 'creating') {
         await this.undoCreate(c).catch((err: unknown) => this.deps.log.warn({ container: c.id, err: messageOf(err) }, 'cleaning up a half-created container failed'));
@@ -128,10 +119,6 @@ export class ContainerService {
     this.deps.log.info({ containers: this.containers.size }, 'containers recovered');
   }
 
-  stop(): void {
-    this.watcher.stop();
-  }
-
   /**
    * Brings a record in line with conmon: its exit file and, when `deep`, its monitor gone
    * without one. Reads do the cheap check (one stat); recovery and waits do both.
@@ -139,44 +126,27 @@ export class ContainerService {
   private reconcile(c: ContainerRecord, deep = false): void {
     if (c.state !== 'CONTAINER_RUNNING' && c.state !== 'CONTAINER_CREATED') return;
     if (this.starting.has(c.id)) return;
-    const exitFile = join(this.exitDir, c.id);
-    if (existsSync(exitFile)) {
-      const text = readFileSync(exitFile, 'utf8').trim();
-      if (text === '') return; // conmon is still writing it; the watcher fires again
-      const code = Number(text);
-      const oom = existsSync(join(c.containerDir, 'oom')) && code === 137;
-      c.state = 'CONTAINER_EXITED';
-      c.exitCode = Number.isInteger(code) ? code : 255;
-      // The file's mtime comes from the kernel's coarse clock, and a container that exits at
-      // once may do so before `start` returned to us: never report it finished before it started.
-      const exitedAt = mtimeNanos(exitFile);
+    const status = this.runtimeFor(c.runtimeHandler).exitStatus(c.id, deep);
+    if (status.state === 'running') return;
+    c.state = 'CONTAINER_EXITED';
+    if (status.state === 'exited') {
+      c.exitCode = status.exitCode;
+      // A container that exits at once may do so before `start` returned to us: never report
+      // it finished before it started.
       const startedAt = BigInt(c.startedAt || '0');
-      c.finishedAt = (exitedAt > startedAt ? exitedAt : startedAt).toString();
-      c.reason = oom ? 'OOMKilled' : c.exitCode === 0 ? 'Completed' : 'Error';
-      c.message = oom ? 'the container was killed by the OOM killer' : '';
-      this.persist(c);
-      if (oom) this.deps.metrics?.containerOomKilled();
-      this.publish('CONTAINER_STOPPED_EVENT', c, BigInt(c.finishedAt));
-      this.wake(c.id);
-      return;
-    }
-    if (!deep) return;
-    const conmonPid = Number(readIfExists(join(c.bundle, 'conmon.pid')) ?? '0');
-    if (!processAlive(conmonPid) && !processAlive(c.pid)) {
-      // conmon writes the exit file before it exits: look again in case that happened just now.
-      if (existsSync(exitFile)) {
-        this.reconcile(c);
-        return;
-      }
-      c.state = 'CONTAINER_EXITED';
+      c.finishedAt = (status.exitedAt > startedAt ? status.exitedAt : startedAt).toString();
+      c.reason = status.oomKilled ? 'OOMKilled' : c.exitCode === 0 ? 'Completed' : 'Error';
+      c.message = status.oomKilled ? 'the container was killed by the OOM killer' : '';
+      if (status.oomKilled) this.deps.metrics?.containerOomKilled();
+    } else {
       c.exitCode = 255;
       c.finishedAt = nanosToWire(nowNanos());
       c.reason = 'Error';
       c.message = 'the container monitor exited without recording an exit code';
-      this.persist(c);
-      this.publish('CONTAINER_STOPPED_EVENT', c, BigInt(c.finishedAt));
-      this.wake(c.id);
     }
+    this.persist(c);
+    this.publish('CONTAINER_STOPPED_EVENT', c, BigInt(c.finishedAt));
+    this.wake(c.id);
   }
 
   private publish(type: Parameters<ContainerEventSink['publish']>[0]['type'], c: ContainerRecord, at: bigint): void {
@@ -349,31 +319,24 @@ export class ContainerService {
       // An image volume is the container's own: its root must be able to write there.
       if (owner) chownSync(dir, owner.uid, owner.gid);
     }
-    writeFileSync(join(c.bundle, 'config.json'), JSON.stringify(result.spec));
     c.user = result.user;
     c.stopSignal = result.stopSignal;
     c.logPath = resolveLogPath(pod.logDirectory, config.log_path, c.containerDir);
     mkdirSync(dirname(c.logPath), { recursive: true });
-    this.processes.set(c.id, result.spec.process);
     lap('spec');
     c.pid = await this.runtimeFor(c.runtimeHandler).create({
-      id: c.id, name: config.metadata?.name ?? c.id, bundle: c.bundle, logPath: c.logPath,
-      persistDir: c.containerDir, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once,
+      id: c.id, name: config.metadata?.name ?? c.id, spec: result.spec, logPath: c.logPath,
+      terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once,
     });
     lap('conmon');
   }
 
   /** Removes whatever a create made; each step is a no-op when it never ran. */
   private async undoCreate(c: ContainerRecord): Promise<void> {
-    const rt = this.runtimeFor(c.runtimeHandler);
-    await rt.kill(c.id, 'KILL').catch(() => undefined);
-    await rt.delete(c.id);
+    await this.runtimeFor(c.runtimeHandler).delete(c.id);
     await this.deps.storage.removeContainerRootfs(c.id);
-    rmSync(c.bundle, { recursive: true, force: true });
     await this.deps.storage.removeTree(c.containerDir);
     await this.releaseSharedSources(c);
-    rmSync(join(this.exitDir, c.id), { force: true });
-    this.processes.delete(c.id);
     this.table.delete(c.id);
   }
 
@@ -492,43 +455,30 @@ export class ContainerService {
   async reopenLog(idOrPrefix: string): Promise<void> {
     const c = this.get(idOrPrefix);
     if (c.state !== 'CONTAINER_RUNNING') throw new FailedPreconditionError(`container ${c.id} is not running`);
-    await this.runtimeFor(c.runtimeHandler).reopenLog(c.bundle, c.logPath);
+    await this.runtimeFor(c.runtimeHandler).reopenLog(c.id, c.logPath);
   }
 
   /** ExecSync: a timeout is an answer (non-zero exit, output so far), never an error. */
-  async execSync(idOrPrefix: string, cmd: string[], timeoutSeconds: number, signal: AbortSignal): Promise<ExecResult> {
+  async execSync(idOrPrefix: string, cmd: string[], timeoutSeconds: number, signal: AbortSignal): Promise<ExecSyncResult> {
     const c = this.get(idOrPrefix);
     if (c.state !== 'CONTAINER_RUNNING') throw new FailedPreconditionError(`container ${c.id} is not running`);
     if (cmd.length === 0) throw new InvalidArgumentError('cmd is required');
-    const base = this.processOf(c);
-    const result = await this.runtimeFor(c.runtimeHandler).execSync({
-      id: c.id, bundle: c.bundle, process: { ...base, args: cmd, terminal: false },
-      timeoutMs: timeoutSeconds * 1000, outputCap: EXEC_OUTPUT_CAP, signal,
-    });
-    return result;
+    return this.runtimeFor(c.runtimeHandler).execSync(c.id, { cmd, timeoutMs: timeoutSeconds * 1000, outputCap: EXEC_OUTPUT_CAP, signal });
   }
 
-  /** The container's process spec, which exec'd processes inherit (user, env, caps, cwd). */
-  private processOf(c: ContainerRecord): OciProcess {
-    let p = this.processes.get(c.id);
-    if (!p) {
-      p = (JSON.parse(readFileSync(join(c.bundle, 'config.json'), 'utf8')) as OciSpec).process;
-      this.processes.set(c.id, p);
-    }
-    return p;
+  /** A streaming session's process in the container: the runtime's one exec, its slot held until the process started. */
+  exec(id: string, cmd: string[], tty: boolean): Promise<ExecProcess> {
+    const c = this.get(id);
+    return this.runtimeFor(c.runtimeHandler).exec(c.id, { cmd, tty, holdSlot: 'until-started' });
+  }
+
+  attach(id: string): Promise<Attachment> {
+    const c = this.get(id);
+    return this.runtimeFor(c.runtimeHandler).attach(c.id);
   }
 
   runtimeSpec(c: ContainerRecord): OciSpec | undefined {
-    const text = readIfExists(join(c.bundle, 'config.json'));
-    return text ? (JSON.parse(text) as OciSpec) : undefined;
-  }
-}
-
-function readIfExists(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
+    return this.runtimeFor(c.runtimeHandler).spec(c.id);
   }
 }
 

@@ -76,7 +76,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       metrics,
       events,
       handlers,
-      streaming: new StreamingService({ config, log, lookups: streamingLookups(config, () => services.containers, () => services.pods) }),
+      streaming: new StreamingService({ config, log, lookups: streamingLookups(() => services.containers, () => services.pods) }),
       stats: new StatsService({
         cgroups: new CgroupManager(hostCgroupLayout()), metrics, events, includedPodMetrics: config.metrics.included_pod_metrics,
         pods: { get: (id) => services.pods.get(id), list: () => services.pods.list() },
@@ -103,7 +103,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       services,
       stop: async () => {
         services.images.stop();
-        services.containers.stop();
+        handlers.close();
         await services.streaming.stop();
         // open GetContainerEvents streams would otherwise hold shutdown for the whole grace period
         events.close();

@@ -69,46 +69,4 @@ export class SharedJobs<T> {
   }
 }
 
-/** A counting semaphore whose waiters can leave the queue through their signal. */
-export class Semaphore {
-  private active = 0;
-  private readonly queue: { grant: () => void; signal: AbortSignal }[] = [];
-
-  constructor(private readonly limit: number) {}
-
-  async acquire(signal: AbortSignal): Promise<() => void> {
-    if (signal.aborted) throw signal.reason;
-    if (this.active < this.limit) {
-      this.active++;
-      return this.releaser();
-    }
-    await new Promise<void>((resolve, reject) => {
-      const entry = {
-        signal,
-        grant: () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        },
-      };
-      const onAbort = (): void => {
-        const i = this.queue.indexOf(entry);
-        if (i >= 0) this.queue.splice(i, 1);
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.queue.push(entry);
-    });
-    return this.releaser();
-  }
-
-  private releaser(): () => void {
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.queue.shift();
-      if (next) next.grant();
-      else this.active--;
-    };
-  }
-}
+export { Semaphore } from '../util/semaphore.js';

@@ -1,5 +1,6 @@
-export { OciRuntime, type OciRuntimeOptions, type CreateOptions, type RuntimeState, type ExecOptions, type ExecResult } from './runtime.js';
+export type { OciRuntime, ContainerCreateRequest, RuntimeState, ExitStatus, ExecRequest, ExecSyncRequest, ExecSyncResult } from './runtime.js';
+export { RuntimeHandlers, type HandlerInfo, type HandlerFeatures, type HandlerPolicy, type RuntimeHandlersOptions } from './runtime-handlers.js';
+export type { ExecProcess, ExecOutcome, TerminalSize } from './exec.js';
+export type { Attachment } from './attach.js';
 export { descendants, killTree } from './process-tree.js';
 export type * from './types.js';
-export { RuntimeHandlers, type HandlerInfo, type HandlerFeatures, type RuntimeHandlersOptions } from './handlers.js';
-export { ExecProcess, execProcessSpec, type ExecTarget, type ExecSessionOptions, type ExecOutcome, type TerminalSize } from './exec-session.js';

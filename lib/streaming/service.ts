@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
@@ -12,16 +10,20 @@ import { servePortForward } from './spdy-port-forward.js';
 import { wsCommandStreams } from './ws-remote-command.js';
 import { serveWsPortForward } from './ws-port-forward.js';
 import { runAttachSession, runExecSession } from './sessions.js';
-import type { ExecTarget } from '../oci/index.js';
-import type { AttachTarget } from './attach.js';
+import type { Attachment, ExecProcess } from '../oci/index.js';
 
 /** What streaming needs to know about a container, from whoever keeps containers. */
-export interface StreamContainer extends ExecTarget, AttachTarget {
+export interface StreamContainer {
+  id: string;
   podId: string;
   running: boolean;
   /** Created with stdin open; with a terminal. */
   stdin: boolean;
   tty: boolean;
+  /** Starts a process in the container. */
+  exec(cmd: string[], tty: boolean): Promise<ExecProcess>;
+  /** Connects to the container's own stdio. */
+  attach(): Promise<Attachment>;
 }
 
 export interface StreamPod {
@@ -59,14 +61,12 @@ export class StreamingService {
   private readonly tokens = new TokenStore<Pending>({ ttlMs: TOKEN_TTL_MS, maxOutstanding: MAX_OUTSTANDING });
   private readonly forwardSlots = new ForwardSlots();
   private readonly server: StreamingServer<Pending>;
-  private readonly execDir: string;
   private readonly creationTimeoutMs: number;
   private readonly log: Logger;
 
   constructor(private readonly opts: StreamingServiceOptions) {
     const s = opts.config.streaming;
     this.log = opts.log.child({ module: 'streaming' });
-    this.execDir = join(opts.config.state_dir, 'exec-sessions');
     this.creationTimeoutMs = s.stream_creation_timeout_seconds * 1000;
     this.server = new StreamingServer({
       address: s.address,
@@ -83,7 +83,6 @@ export class StreamingService {
   }
 
   async start(): Promise<void> {
-    mkdirSync(this.execDir, { recursive: true, mode: 0o700 });
     await this.server.listen();
     this.log.info({ address: this.address }, 'streaming server listening');
   }
@@ -167,7 +166,7 @@ export class StreamingService {
     }
     const log = this.log.child({ container: container.id });
     if (pending.kind === 'exec') {
-      await runExecSession(container, pending.cmd, pending.req, this.execDir, streams, log);
+      await runExecSession(container, pending.cmd, pending.req, streams, log);
     } else {
       await runAttachSession(container, { ...pending.req, containerStdin: container.stdin }, streams, log);
     }

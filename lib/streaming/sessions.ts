@@ -1,17 +1,16 @@
 import type { Logger } from '../log/index.js';
 import { messageOf } from '../errors/index.js';
-import { ConmonAttachment, type AttachTarget } from './attach.js';
+import type { Attachment, ExecProcess } from '../oci/index.js';
 import type { CommandRequest, CommandStreams } from './command-streams.js';
-import { ExecProcess, type ExecTarget } from '../oci/index.js';
 
 /**
  * Runs one exec session to its end: the client's stdin into the process, its output back,
  * resizes to its terminal. A client that goes away takes the process (and its children) down.
  */
-export async function runExecSession(target: ExecTarget, cmd: string[], req: CommandRequest, execDir: string, streams: CommandStreams, log: Logger): Promise<void> {
+export async function runExecSession(target: { id: string; exec(cmd: string[], tty: boolean): Promise<ExecProcess> }, cmd: string[], req: CommandRequest, streams: CommandStreams, log: Logger): Promise<void> {
   let proc: ExecProcess;
   try {
-    proc = new ExecProcess(target, { cmd, tty: req.tty, execDir });
+    proc = await target.exec(cmd, req.tty);
   } catch (err) {
     await streams.finish({ error: messageOf(err) });
     return;
@@ -47,10 +46,10 @@ export interface AttachOptions extends CommandRequest {
  * other attached at the same time); the client's stdin goes to the container's. The session
  * ends when the container's monitor closes the socket (the container exited) or the client leaves.
  */
-export async function runAttachSession(target: AttachTarget, opts: AttachOptions, streams: CommandStreams, log: Logger): Promise<void> {
-  let attachment: ConmonAttachment;
+export async function runAttachSession(target: { id: string; attach(): Promise<Attachment> }, opts: AttachOptions, streams: CommandStreams, log: Logger): Promise<void> {
+  let attachment: Attachment;
   try {
-    attachment = await ConmonAttachment.connect(target);
+    attachment = await target.attach();
   } catch (err) {
     await streams.finish({ error: messageOf(err) });
     return;

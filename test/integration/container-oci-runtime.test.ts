@@ -1,15 +1,20 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { OciRuntime, descendants } from '../../lib/oci/index.js';
-import type { OciSpec } from '../../lib/oci/index.js';
+import { descendants } from '../../lib/oci/index.js';
+import type { OciRuntime, OciSpec } from '../../lib/oci/index.js';
+import { ConmonFiles } from '../../lib/oci/conmon-files.js';
+import { ConmonRuntime } from '../../lib/oci/conmon-runtime.js';
+import { Paths } from '../../lib/paths/index.js';
+import { Semaphore } from '../../lib/util/semaphore.js';
 import { makeBusyboxRootfs } from '../helpers/busybox-bundle.js';
 import { removeCgroupTree, unmountBelow } from '../helpers/system.js';
 
 let base: string;
 let rt: OciRuntime;
+let paths: Paths;
 let rootfs: string;
 const created: string[] = [];
 
@@ -31,17 +36,20 @@ function spec(args: string[], extra: Partial<OciSpec['linux']> = {}): OciSpec {
   };
 }
 
-async function run(id: string, args: string[], extra: Partial<OciSpec['linux']> = {}): Promise<{ bundle: string; logPath: string; persist: string; pid: number }> {
-  const bundle = join(base, 'bundles', id);
-  const persist = join(base, 'persist', id);
-  mkdirSync(bundle, { recursive: true });
-  mkdirSync(persist, { recursive: true });
-  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec(args, extra)));
+async function run(id: string, args: string[], extra: Partial<OciSpec['linux']> = {}): Promise<{ logPath: string; pid: number }> {
   const logPath = join(base, `${id}.log`);
   created.push(id);
-  const pid = await rt.create({ id, name: id, bundle, logPath, persistDir: persist, terminal: false, stdin: false, stdinOnce: false });
+  const pid = await rt.create({ id, name: id, spec: spec(args, extra), logPath, terminal: false, stdin: false, stdinOnce: false });
   await rt.start(id);
-  return { bundle, logPath, persist, pid };
+  return { logPath, pid };
+}
+
+/** The container's exit as its monitor recorded it, once it did. */
+async function exitOf(id: string, ms = 5000): Promise<{ exitCode: number; oomKilled: boolean }> {
+  let status = rt.exitStatus(id);
+  await waitFor(() => (status = rt.exitStatus(id)).state === 'exited', ms);
+  assert.ok(status.state === 'exited');
+  return status;
 }
 
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
@@ -55,9 +63,11 @@ async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
 before(() => {
   base = mkdtempSync('/tmp/rct-oci-');
   rootfs = makeBusyboxRootfs(base);
-  rt = new OciRuntime({
+  paths = new Paths(join(base, 'root'), join(base, 'state'));
+  for (const dir of [paths.exitDir, paths.socketDir]) mkdirSync(dir, { recursive: true });
+  rt = new ConmonRuntime({
     runtimePath: '/usr/sbin/runc', runtimeRoot: join(base, 'runc'), conmonPath: '/usr/bin/conmon',
-    exitDir: join(base, 'exits'), socketDir: join(base, 'sock'), execDir: join(base, 'exec'), log: pino({ level: 'silent' }),
+    files: new ConmonFiles(paths), execDir: paths.execDir, execSlots: new Semaphore(8), ptyHelper: undefined, log: pino({ level: 'silent' }),
   });
 });
 
@@ -73,9 +83,7 @@ after(async () => {
 
 test('a container started through conmon writes a CRI log with partial lines and its exit code to the exit file', async () => {
   const { logPath } = await run('logs', ['sh', '-c', 'echo hello; printf partial; echo oops >&2; exit 3']);
-  await waitFor(() => existsSync(rt.exitFile('logs')));
-  await waitFor(() => readFileSync(rt.exitFile('logs'), 'utf8') !== '');
-  assert.equal(readFileSync(rt.exitFile('logs'), 'utf8').trim(), '3');
+  assert.equal((await exitOf('logs')).exitCode, 3);
   const lines = readFileSync(logPath, 'utf8').trim().split('\n');
   const re = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-Z][\d:]* (stdout|stderr) (P|F) /;
   for (const l of lines) assert.match(l, re);
@@ -85,20 +93,19 @@ test('a container started through conmon writes a CRI log with partial lines and
 });
 
 test('exec-sync separates stdout and stderr and returns the exit code; a missing binary is a non-zero answer', async () => {
-  const { bundle } = await run('exec', ['sleep', '1000']);
-  const base = spec([]).process;
-  const r = await rt.execSync({ id: 'exec', bundle, process: { ...base, args: ['sh', '-c', 'echo out; echo err >&2; exit 7'] }, timeoutMs: 10_000, outputCap: 1 << 20 });
+  await run('exec', ['sleep', '1000']);
+  const r = await rt.execSync('exec', { cmd: ['sh', '-c', 'echo out; echo err >&2; exit 7'], timeoutMs: 10_000, outputCap: 1 << 20 });
   assert.equal(r.exitCode, 7);
   assert.equal(r.stdout.toString(), 'out\n');
   assert.equal(r.stderr.toString(), 'err\n');
-  const missing = await rt.execSync({ id: 'exec', bundle, process: { ...base, args: ['/no/such/binary'] }, timeoutMs: 10_000, outputCap: 1 << 20 });
+  const missing = await rt.execSync('exec', { cmd: ['/no/such/binary'], timeoutMs: 10_000, outputCap: 1 << 20 });
   assert.notEqual(missing.exitCode, 0);
 });
 
 test('exec-sync past its timeout kills the whole process tree and answers with what it captured', async () => {
-  const { bundle, pid } = await run('exectimeout', ['sleep', '1000']);
+  const { pid } = await run('exectimeout', ['sleep', '1000']);
   const started = Date.now();
-  const r = await rt.execSync({ id: 'exectimeout', bundle, process: { ...spec([]).process, args: ['sh', '-c', 'echo before; sleep 100 & sleep 100; echo never'] }, timeoutMs: 500, outputCap: 1 << 20 });
+  const r = await rt.execSync('exectimeout', { cmd: ['sh', '-c', 'echo before; sleep 100 & sleep 100; echo never'], timeoutMs: 500, outputCap: 1 << 20 });
   assert.ok(Date.now() - started < 5000);
   assert.equal(r.timedOut, true);
   assert.notEqual(r.exitCode, 0);
@@ -116,19 +123,19 @@ test('exec-sync past its timeout kills the whole process tree and answers with w
 });
 
 test('reopening the log makes conmon write to a fresh file after a rename', async () => {
-  const { bundle, logPath } = await run('reopen', ['sh', '-c', 'while true; do echo tick; sleep 0.1; done']);
+  const { logPath } = await run('reopen', ['sh', '-c', 'while true; do echo tick; sleep 0.1; done']);
   await waitFor(() => existsSync(logPath) && readFileSync(logPath, 'utf8').includes('tick'));
   renameSync(logPath, `${logPath}.1`);
-  await rt.reopenLog(bundle, logPath);
+  await rt.reopenLog('reopen', logPath);
   assert.ok(existsSync(logPath));
   await waitFor(() => existsSync(logPath) && readFileSync(logPath, 'utf8').includes('tick'));
 });
 
 test('a container over its memory limit is OOM-killed and conmon records it', async () => {
-  const { persist } = await run('oom', ['sh', '-c', 'x=$(head -c 134217728 /dev/zero | tr "\\0" a); echo survived'], { resources: { devices: [{ allow: false, access: 'rwm' }], memory: { limit: 33554432, swap: 33554432 } } });
-  await waitFor(() => existsSync(rt.exitFile('oom')) && readFileSync(rt.exitFile('oom'), 'utf8') !== '', 20_000);
-  assert.equal(readFileSync(rt.exitFile('oom'), 'utf8').trim(), '137');
-  assert.ok(existsSync(join(persist, 'oom')), 'conmon wrote an oom file');
+  await run('oom', ['sh', '-c', 'x=$(head -c 134217728 /dev/zero | tr "\\0" a); echo survived'], { resources: { devices: [{ allow: false, access: 'rwm' }], memory: { limit: 33554432, swap: 33554432 } } });
+  const oom = await exitOf('oom', 20_000);
+  assert.equal(oom.exitCode, 137);
+  assert.equal(oom.oomKilled, true, 'conmon recorded the OOM kill');
 });
 
 test('update changes a running container\'s resources and kill/state/delete manage it', async () => {
@@ -137,9 +144,11 @@ test('update changes a running container\'s resources and kill/state/delete mana
   const st = await rt.state('upd');
   assert.equal(st.status, 'running');
   await rt.kill('upd', 'KILL');
-  await waitFor(() => existsSync(rt.exitFile('upd')) && readFileSync(rt.exitFile('upd'), 'utf8') !== '');
-  assert.equal(readFileSync(rt.exitFile('upd'), 'utf8').trim(), '137');
+  assert.equal((await exitOf('upd')).exitCode, 137);
   await rt.delete('upd');
   await assert.rejects(rt.state('upd'), /no container/);
+  assert.equal(rt.spec('upd'), undefined);
+  assert.deepEqual(readdirSync(paths.exitDir).filter((f) => f === 'upd'), [], 'the exit file went with the container');
+  assert.deepEqual(readdirSync(paths.socketDir).filter((f) => f === 'upd'), [], 'the attach socket link went with the container');
   await rt.delete('upd');
 });

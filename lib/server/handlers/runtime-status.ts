@@ -39,7 +39,7 @@ export function runtimeStatus(req: StatusRequest__Output, ctx: CallContext): Sta
     response.info = {
       config: JSON.stringify(services.config),
       streaming: JSON.stringify({ address: services.streaming.address }),
-      runtime_handlers: JSON.stringify(handlers.map((h) => ({ name: h.name, path: h.config.path, problem: h.problem, userns_problem: h.usernsProblem, features: h.features }))),
+      runtime_handlers: JSON.stringify(handlers.map((h) => ({ name: h.name, path: h.path, problem: h.problem, userns_problem: h.usernsProblem, features: h.features }))),
       cdi: JSON.stringify(cdiReport(services.config.runtime.cdi_spec_dirs)),
     };
   }

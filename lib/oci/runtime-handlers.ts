@@ -1,13 +1,18 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config, RuntimeHandlerConfig } from '../config/index.js';
 import { FailedPreconditionError, InvalidArgumentError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Paths } from '../paths/index.js';
-import { probeRecursiveReadOnly, probeRun, probeUserNamespaces } from './probe.js';
-import { OciRuntime } from './runtime.js';
 import { isExecutable } from '../util/files.js';
+import { Semaphore } from '../util/semaphore.js';
+import { ConmonFiles } from './conmon-files.js';
+import { ConmonRuntime } from './conmon-runtime.js';
+import { ExitWatcher } from './exit-watcher.js';
+import { probeRecursiveReadOnly, probeRun, probeUserNamespaces } from './probe.js';
+import type { OciRuntime } from './runtime.js';
 
 export interface HandlerFeatures {
   /** The binary knows the `rro` mount option. */
@@ -16,10 +21,22 @@ export interface HandlerFeatures {
   userNamespaces: boolean;
 }
 
+/** What a container's spec depends on about its handler. */
+export interface HandlerPolicy {
+  recursiveReadOnlyMounts: boolean;
+  /** Runtime-interpreted annotations (or prefixes) this handler may receive from a request. */
+  allowedAnnotations: string[];
+  /** Privileged containers get no host devices (containerd's setting of that name). */
+  privilegedWithoutHostDevices: boolean;
+}
+
 export interface HandlerInfo {
   /** The configured name ('' is never stored: the default handler has its own name). */
   name: string;
+  /** As configured; never changed. */
   config: RuntimeHandlerConfig;
+  /** The binary that runs this handler's containers: the configured one, or a wrapper the probe found it needs. */
+  path: string;
   /** Empty when the handler runs containers here; otherwise why it cannot. */
   problem: string;
   /** Why user namespaces are not offered (empty when they are). */
@@ -51,24 +68,57 @@ function installedFile(...parts: string[]): string | undefined {
 
 /**
  * The configured runtime handlers (RuntimeClass), what each can do on this node, found by
- * running it once at start rather than assumed, and the OciRuntime that drives each.
+ * running it once at start rather than assumed, and the OciRuntime that drives each. They
+ * share conmon's exit directory, which this set watches, and one bound on execs.
  */
 export class RuntimeHandlers {
   private readonly infos = new Map<string, HandlerInfo>();
   private readonly runtimes = new Map<string, OciRuntime>();
+  private readonly files: ConmonFiles;
+  private readonly watcher: ExitWatcher;
+  /**
+   * runc execs at once, of every handler: each costs a fork and some 20 ms of CPU, and a
+   * burst of probes left unbounded starves the daemon's event loop and every other RPC.
+   */
+  private readonly execSlots = new Semaphore(Math.max(4, availableParallelism() * 4));
+  private readonly ptyHelper: string | undefined;
   readonly idmapHelper: string | undefined;
 
   constructor(private readonly opts: RuntimeHandlersOptions) {
-    const { config } = opts;
+    const { config, paths } = opts;
+    this.files = new ConmonFiles(paths);
+    this.watcher = new ExitWatcher(paths.exitDir);
     this.idmapHelper = config.runtime.idmap_mount_helper
       ? (isExecutable(config.runtime.idmap_mount_helper) ? config.runtime.idmap_mount_helper : undefined)
       : installedFile('native', 'idmap-mount');
+    this.ptyHelper = installedFile('native', 'pty-exec');
     for (const [name, cfg] of Object.entries(config.runtimes)) {
       this.infos.set(name, {
-        name, config: cfg, problem: 'not probed yet', usernsProblem: 'not probed yet',
+        name, config: cfg, path: cfg.path, problem: 'not probed yet', usernsProblem: 'not probed yet',
         features: { recursiveReadOnlyMounts: false, userNamespaces: false },
       });
     }
+  }
+
+  /**
+   * Makes the directories conmon writes to and clears what a killed daemon left: exec scratch
+   * directories (their processes went with it) and socket links of containers long deleted.
+   */
+  prepare(): void {
+    const { paths } = this.opts;
+    rmSync(paths.execDir, { recursive: true, force: true });
+    for (const dir of [paths.exitDir, paths.socketDir, paths.execDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const removed = this.files.removeDanglingSocketLinks();
+    if (removed > 0) this.opts.log.info({ removed }, 'removed attach socket links of deleted containers');
+  }
+
+  /** Calls `listener` with a container's ID when its monitor records its exit (promptly, not reliably: readers look too). */
+  watchExits(listener: (containerId: string) => void): void {
+    this.watcher.start(listener);
+  }
+
+  close(): void {
+    this.watcher.stop();
   }
 
   /** Tries every handler (in parallel); called once before the daemon is ready. */
@@ -78,15 +128,17 @@ export class RuntimeHandlers {
     await Promise.all([...this.infos.values()].map(async (info) => {
       await this.probeOne(info, scratch);
       const wrapper = installedFile('bundles', 'runtimes', 'crun-hybrid-cgroups');
-      if (info.config.path === STOCK_CRUN && /hybrid mode not supported/.test(info.problem) && wrapper) {
-        // The stock crun cannot run on this cgroup layout, its wrapper can: use the wrapper,
-        // everywhere the handler's path is read (conmon, exec, streaming), if it really runs.
+      if (info.path === STOCK_CRUN && /hybrid mode not supported/.test(info.problem) && wrapper) {
+        // The stock crun cannot run on this cgroup layout, its wrapper can: the handler's
+        // runtime (conmon, exec) uses the wrapper, if it really runs.
         const stock = { problem: info.problem, usernsProblem: info.usernsProblem, features: info.features };
-        info.config.path = wrapper;
+        info.path = wrapper;
+        this.runtimes.delete(info.name);
         await this.probeOne(info, scratch);
         if (info.problem) {
           const wrapperProblem = info.problem;
-          info.config.path = STOCK_CRUN;
+          info.path = STOCK_CRUN;
+          this.runtimes.delete(info.name);
           Object.assign(info, stock);
           info.problem += ` (its wrapper ${wrapper} failed too: ${wrapperProblem})`;
         } else {
@@ -95,12 +147,13 @@ export class RuntimeHandlers {
       }
       const log = this.opts.log.child({ handler: info.name });
       if (info.problem) log.warn({ problem: info.problem }, 'runtime handler cannot run containers on this node; pods asking for it are refused');
-      else log.info({ path: info.config.path, features: info.features, ...(info.usernsProblem ? { userns: info.usernsProblem } : {}) }, 'runtime handler ready');
+      else log.info({ path: info.path, features: info.features, ...(info.usernsProblem ? { userns: info.usernsProblem } : {}) }, 'runtime handler ready');
     }));
   }
 
   private async probeOne(info: HandlerInfo, scratch: string): Promise<void> {
-    const { path, recursive_read_only_mounts: rro } = info.config;
+    const { path } = info;
+    const rro = info.config.recursive_read_only_mounts;
     if (!isExecutable(path)) {
       info.problem = `${path} is not an executable file`;
       info.usernsProblem = info.problem;
@@ -131,26 +184,39 @@ export class RuntimeHandlers {
 
   /** A pod's handler ('' is the default): unknown → INVALID_ARGUMENT, unusable here → FAILED_PRECONDITION. */
   require(requested: string): HandlerInfo {
-    const info = this.infos.get(requested || this.defaultName());
-    if (!info) throw new InvalidArgumentError(`runtime handler "${requested}" is not configured (have: ${[...this.infos.keys()].join(', ')})`);
+    const info = this.info(requested);
     if (info.problem) throw new FailedPreconditionError(`runtime handler "${info.name}" cannot run containers on this node: ${info.problem}`);
     return info;
   }
 
-  /** The driver of a handler's containers; records made by a handler since removed from the config still resolve by name. */
+  private info(requested: string): HandlerInfo {
+    const info = this.infos.get(requested || this.defaultName());
+    if (!info) throw new InvalidArgumentError(`runtime handler "${requested}" is not configured (have: ${[...this.infos.keys()].join(', ')})`);
+    return info;
+  }
+
+  /** What the specs of a handler's containers depend on. */
+  policy(requested: string): HandlerPolicy {
+    const info = this.info(requested);
+    return {
+      recursiveReadOnlyMounts: info.features.recursiveReadOnlyMounts,
+      allowedAnnotations: [...info.config.allowed_annotations],
+      privilegedWithoutHostDevices: info.config.privileged_without_host_devices,
+    };
+  }
+
+  /** The driver of a handler's containers. */
   runtime(requested: string): OciRuntime {
-    const name = requested || this.defaultName();
-    let rt = this.runtimes.get(name);
+    const info = this.info(requested);
+    let rt = this.runtimes.get(info.name);
     if (rt) return rt;
-    const cfg = this.opts.config.runtimes[name];
-    if (!cfg) throw new InvalidArgumentError(`runtime handler "${name}" is not configured (have: ${[...this.infos.keys()].join(', ')})`);
     const { paths, config } = this.opts;
-    rt = new OciRuntime({
-      runtimePath: cfg.path, runtimeRoot: cfg.root, conmonPath: cfg.monitor_path || config.runtime.conmon_path,
-      exitDir: paths.exitDir, socketDir: paths.socketDir, execDir: paths.execDir,
-      log: this.opts.log.child({ module: 'oci', handler: name }),
+    rt = new ConmonRuntime({
+      runtimePath: info.path, runtimeRoot: info.config.root, conmonPath: info.config.monitor_path || config.runtime.conmon_path,
+      files: this.files, execDir: paths.execDir, execSlots: this.execSlots, ptyHelper: this.ptyHelper,
+      log: this.opts.log.child({ module: 'oci', handler: info.name }),
     });
-    this.runtimes.set(name, rt);
+    this.runtimes.set(info.name, rt);
     return rt;
   }
 }

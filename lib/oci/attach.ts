@@ -2,10 +2,23 @@ import { closeSync, openSync, writeSync, constants as fsConstants } from 'node:f
 import { createRequire } from 'node:module';
 import { EventEmitter } from 'node:events';
 import { InternalError, messageOf } from '../errors/index.js';
-import type { TerminalSize } from './protocol.js';
+import type { TerminalSize } from './exec.js';
 
-/** What attach needs to know about a container's monitor. */
-export interface AttachTarget {
+/**
+ * One client's connection to a container's stdio. Emits `stdout` and `stderr` (Buffers) and
+ * `close` once the container's output ends or the connection breaks.
+ */
+export interface Attachment extends EventEmitter {
+  /** Resolves once the data is with the kernel, which is this side's backpressure. */
+  writeStdin(data: Buffer): Promise<void>;
+  /** The client's stdin ended (the monitor closes the container's only when it is stdin_once). */
+  closeStdin(): void;
+  resize(size: TerminalSize): void;
+  close(): void;
+}
+
+/** Where a container's monitor listens. */
+interface AttachTarget {
   id: string;
   /** conmon's SOCK_SEQPACKET attach socket. */
   attachSocket: string;
@@ -41,14 +54,15 @@ const PIPE_STDOUT = 2;
 const PIPE_STDERR = 3;
 /** conmon reads the attach socket in buffers of this size; a longer packet would be truncated. */
 const STDIN_PACKET = 8192;
-/** conmon's control FIFO message type for a terminal resize. */
-const CTL_RESIZE = 1;
+/** conmon's control FIFO message types. */
+export const CTL_RESIZE = 1;
+export const CTL_REOPEN_LOGS = 2;
 
 /**
  * One attach client of a container's conmon. Emits `stdout` and `stderr` (Buffers) and `close`;
  * several may be attached at once, and conmon copies the output to each.
  */
-export class ConmonAttachment extends EventEmitter {
+export class ConmonAttachment extends EventEmitter implements Attachment {
   private readonly socket: SeqpacketSocketLike;
   private closed = false;
 

@@ -1,0 +1,225 @@
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync, constants as fsConstants } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CancelledError, FailedPreconditionError, InternalError, NotFoundError, messageOf } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
+import { runCommand, CommandFailedError } from '../process/index.js';
+import type { Semaphore } from '../util/semaphore.js';
+import { CTL_REOPEN_LOGS, ConmonAttachment, type Attachment } from './attach.js';
+import type { ConmonFiles } from './conmon-files.js';
+import { ExecProcess, execProcessSpec } from './exec.js';
+import { collectExec } from './exec-sync.js';
+import type { ContainerCreateRequest, ExecRequest, ExecSyncRequest, ExecSyncResult, ExitStatus, OciRuntime, RuntimeState } from './runtime.js';
+import { runtimeSignal } from './signals.js';
+import { syncMessages, type SyncMessage } from './sync-pipe.js';
+import type { OciProcess, OciResources, OciSpec } from './types.js';
+
+export interface ConmonRuntimeOptions {
+  /** The OCI runtime binary (runc, crun). */
+  runtimePath: string;
+  /** The runtime's state root (`--root`). */
+  runtimeRoot: string;
+  conmonPath: string;
+  files: ConmonFiles;
+  /** Scratch space: one directory per exec while it runs. */
+  execDir: string;
+  /** Bounds runc execs of every handler together. */
+  execSlots: Semaphore;
+  /** runcri's pseudo-terminal helper; without it an exec with a tty is refused. */
+  ptyHelper: string | undefined;
+  log: Logger;
+}
+
+const RUNTIME_TIMEOUT_MS = 60_000;
+/** How long ReopenContainerLog waits for conmon to create the new log file. */
+const REOPEN_WAIT_MS = 5_000;
+
+/**
+ * runc (or crun) driven through conmon. conmon runs `runc create`, then stays as the
+ * container's monitor (stdio, CRI log, exit file, OOM), detached from the daemon, so
+ * containers outlive it. Everything else, exec included, is a direct call of the runtime.
+ */
+export class ConmonRuntime implements OciRuntime {
+  /** Process specs of live containers, read once: every exec starts from one. */
+  private readonly processes = new Map<string, OciProcess>();
+
+  constructor(private readonly opts: ConmonRuntimeOptions) {
+    mkdirSync(opts.runtimeRoot, { recursive: true, mode: 0o700 });
+  }
+
+  private runtime(args: string[], input?: string): Promise<{ stdout: string }> {
+    return runCommand(this.opts.runtimePath, [`--root=${this.opts.runtimeRoot}`, ...args], { timeoutMs: RUNTIME_TIMEOUT_MS, input });
+  }
+
+  async create(req: ContainerCreateRequest): Promise<number> {
+    const { files } = this.opts;
+    const bundle = files.bundle(req.id);
+    mkdirSync(bundle, { recursive: true, mode: 0o700 });
+    mkdirSync(files.persistDir(req.id), { recursive: true, mode: 0o700 });
+    writeFileSync(files.config(req.id), JSON.stringify(req.spec));
+    this.processes.set(req.id, req.spec.process);
+    const args = [
+      '--api-version', '1', '-c', req.id, '-u', req.id, '-n', req.name,
+      '-r', this.opts.runtimePath, '-b', bundle,
+      '-p', files.pidFile(req.id), '-P', files.conmonPidFile(req.id),
+      '-l', `k8s-file:${req.logPath}`, '--exit-dir', files.exitDir,
+      '--socket-dir-path', files.socketDir, '--persist-dir', files.persistDir(req.id),
+      '--runtime-arg', `--root=${this.opts.runtimeRoot}`, '--log-level', 'error',
+    ];
+    if (req.terminal) args.push('-t');
+    if (req.stdin) args.push('-i');
+    // conmon closes stdin when an attach client leaves unless told otherwise.
+    if (req.stdin && !req.stdinOnce) args.push('--leave-stdin-open');
+    const { messages, exited } = this.spawnConmon(args, bundle);
+    const first = await messages.next();
+    await messages.return(undefined);
+    const code = await exited;
+    const msg: SyncMessage | undefined = first.done ? undefined : first.value;
+    if (code !== 0 && msg && msg.data > 0) this.opts.log.warn({ container: req.id, code }, 'conmon exited non-zero after creating the container');
+    if (!msg || msg.data <= 0) {
+      throw new InternalError(`creating container ${req.id} failed: ${msg?.message ?? 'conmon exited without reporting a PID'}`);
+    }
+    return msg.data;
+  }
+
+  /**
+   * Starts a conmon and hands back its sync pipe. conmon daemonizes and keeps whatever it
+   * inherited for as long as the container lives, so it gets no pipe the daemon could close
+   * under it except the sync pipe, which it stops writing to once it has reported. It runs in
+   * the bundle: it writes some files (its `oom` marker) relative to it.
+   */
+  private spawnConmon(args: string[], cwd: string): { messages: AsyncGenerator<SyncMessage>; exited: Promise<number | null> } {
+    const child = spawn(this.opts.conmonPath, args, {
+      cwd,
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      env: { ...process.env, _OCI_SYNCPIPE: '3' },
+      detached: true,
+    });
+    const exited = new Promise<number | null>((resolve) => {
+      child.once('error', () => resolve(-1));
+      // 'exit', not 'close': the daemonized conmon keeps the sync pipe open for as long as it lives.
+      child.once('exit', (code) => resolve(code));
+    });
+    return { messages: syncMessages(child.stdio[3] as Readable), exited };
+  }
+
+  async start(id: string): Promise<void> {
+    await this.runtime(['start', id]);
+  }
+
+  async kill(id: string, signal: string): Promise<void> {
+    try {
+      await this.runtime(['kill', id, runtimeSignal(signal)]);
+    } catch (err) {
+      if (err instanceof CommandFailedError && /not running|does not exist|process already finished|no such process/i.test(err.stderr)) return;
+      throw err;
+    }
+  }
+
+  async state(id: string): Promise<RuntimeState> {
+    try {
+      const { stdout } = await this.runtime(['state', id]);
+      return JSON.parse(stdout) as RuntimeState;
+    } catch (err) {
+      if (err instanceof CommandFailedError && /does not exist/i.test(err.stderr)) throw new NotFoundError(`runtime has no container ${id}`);
+      throw err;
+    }
+  }
+
+  async delete(id: string): Promise<void> {
+    try {
+      // --force kills a container still running first.
+      await this.runtime(['delete', '--force', id]);
+    } catch (err) {
+      if (!(err instanceof CommandFailedError && /does not exist/i.test(err.stderr))) throw err;
+    }
+    this.processes.delete(id);
+    this.opts.files.remove(id);
+  }
+
+  async update(id: string, resources: OciResources): Promise<void> {
+    await this.runtime(['update', '--resources', '-', id], JSON.stringify(resources));
+  }
+
+  exitStatus(id: string, deep = false): ExitStatus {
+    return this.opts.files.exitStatus(id, deep);
+  }
+
+  spec(id: string): OciSpec | undefined {
+    try {
+      return JSON.parse(readFileSync(this.opts.files.config(id), 'utf8')) as OciSpec;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async reopenLog(id: string, logPath: string): Promise<void> {
+    let fd: number;
+    try {
+      fd = openSync(this.opts.files.controlFifo(id), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+    } catch (err) {
+      throw new InternalError(`the container's monitor is not running: ${messageOf(err)}`);
+    }
+    try {
+      writeSync(fd, `${CTL_REOPEN_LOGS} 0 0\n`);
+    } finally {
+      closeSync(fd);
+    }
+    const deadline = Date.now() + REOPEN_WAIT_MS;
+    while (!existsSync(logPath)) {
+      if (Date.now() > deadline) throw new InternalError(`the container's monitor did not reopen ${logPath} within ${REOPEN_WAIT_MS} ms`);
+      await sleep(5);
+    }
+  }
+
+  attach(id: string): Promise<Attachment> {
+    const { files } = this.opts;
+    return ConmonAttachment.connect({ id, attachSocket: files.attachSocket(id), controlFifo: files.controlFifo(id) });
+  }
+
+  private processOf(id: string): OciProcess {
+    let p = this.processes.get(id);
+    if (!p) {
+      const spec = this.spec(id);
+      if (!spec) throw new NotFoundError(`runtime has no spec of container ${id}`);
+      p = spec.process;
+      this.processes.set(id, p);
+    }
+    return p;
+  }
+
+  /**
+   * `runc exec` directly, not through conmon: conmon 2.1.6's exec sessions lose short-lived
+   * processes under concurrency (it exits 0 having reported nothing). Execs of all handlers
+   * share one bound: each costs a fork and some 20 ms of CPU, and a burst left unbounded
+   * starves the daemon's event loop and every other RPC with it.
+   */
+  async exec(id: string, req: ExecRequest): Promise<ExecProcess> {
+    if (req.tty && !this.opts.ptyHelper) throw new FailedPreconditionError('exec with a terminal needs runcri\'s helper native/pty-exec (built by make)');
+    const process = execProcessSpec(this.processOf(id), req.cmd, req.tty);
+    let release: () => void;
+    try {
+      release = await this.opts.execSlots.acquire(req.signal);
+    } catch {
+      throw new CancelledError(`exec in container ${id} was cancelled while waiting its turn`);
+    }
+    let proc: ExecProcess;
+    try {
+      mkdirSync(this.opts.execDir, { recursive: true, mode: 0o700 });
+      const dir = mkdtempSync(join(this.opts.execDir, 'x'));
+      proc = new ExecProcess({ containerId: id, runtimePath: this.opts.runtimePath, runtimeRoot: this.opts.runtimeRoot, process, dir, ptyHelper: this.opts.ptyHelper });
+    } catch (err) {
+      release();
+      throw err;
+    }
+    void (req.holdSlot === 'until-started' ? proc.started() : proc.exited).then(release, release);
+    return proc;
+  }
+
+  async execSync(id: string, req: ExecSyncRequest): Promise<ExecSyncResult> {
+    const proc = await this.exec(id, { cmd: req.cmd, tty: false, holdSlot: 'until-exit', ...(req.signal ? { signal: req.signal } : {}) });
+    return collectExec(proc, req);
+  }
+}
