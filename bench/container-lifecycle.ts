@@ -65,7 +65,7 @@ async function listAtScale(): Promise<void> {
         image: 'registry.example/app:v1', imageRef: 'registry.example/app@sha256:00', imageId: 'sha256:00',
         labels: { app: `a${i % 10}`, 'io.kubernetes.pod.name': `pod${i % RECORD_PODS}` }, annotations: { note: 'x'.repeat(64) },
         createdAt: '1700000000000000000', startedAt: '1700000000000000000', finishedAt: '1700000001000000000', exitCode: 0, reason: 'Completed', message: '', pid: 0,
-        logPath: `/var/log/pods/p/c${i}.log`, runtimeHandler: '', bundle: join(dirs.state, 'containers', id), containerDir: join(dirs.root, 'containers', id),
+        logPath: `/var/log/pods/p/c${i}.log`, runtimeHandler: '', containerDir: join(dirs.root, 'containers', id),
         mounts: [], resources: null, user: { uid: 0, gid: 0, groups: [0] }, stopSignal: 'SIGTERM', tty: false, stdin: false,
       });
     }

@@ -19,7 +19,7 @@ export class IdmappedRootfs {
   /** Pod ID → its view being (or having been) mounted, so concurrent creates share one. */
   private readonly views = new Map<string, Promise<string>>();
 
-  constructor(private readonly deps: { storage: Storage; paths: Paths; helper: () => string | undefined }) {}
+  constructor(private readonly deps: { storage: Pick<Storage, 'layers'>; paths: Paths; helper: () => string | undefined }) {}
 
   /** Where a user-namespaced container's root filesystem is mounted: below directories anyone may traverse. */
   mountPointFor(containerId: string): string {

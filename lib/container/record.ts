@@ -32,9 +32,7 @@ export interface ContainerRecord {
   logPath: string;
   /** Runtime handler name ('' is the default). */
   runtimeHandler: string;
-  /** The OCI bundle (config.json, conmon's pidfiles and control FIFO), under the state dir. */
-  bundle: string;
-  /** Kept across restarts: conmon's exit/oom files, image volume dirs. */
+  /** The container's own directory, kept across reboots: image volumes, the default log, its runtime's records. */
   containerDir: string;
   mounts: Mount__Output[];
   /** Host paths of the request's slave/shared mounts, made shared mounts for this container. */

@@ -3,15 +3,14 @@ import { availableParallelism } from 'node:os';
 import { detectOomScoreRestriction, type Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { acquireRootLock, restrictRootDir, StateStore, type RootLock } from '../state/index.js';
-import { createCriServer, listenOnSocket, type CriServer, type SocketListener } from '../server/index.js';
+import { createCriServer, eventSnapshotter, listenOnSocket, type CriServer, type SocketListener } from '../server/index.js';
 import { Paths } from '../paths/index.js';
 import { packageVersion } from './version.js';
-import { runtimeReadiness } from './readiness.js';
 import { CgroupManager, hostCgroupLayout } from '../cgroups/index.js';
-import { CniNetwork, SandboxService, type PodContainersHook } from '../sandbox/index.js';
+import { CniNetwork, SandboxService } from '../sandbox/index.js';
 import { ImageService } from '../image/index.js';
 import { Storage } from '../storage/index.js';
-import { ContainerService } from '../container/index.js';
+import { ContainerLifecycle } from '../container/index.js';
 import { RuntimeHandlers } from '../oci/index.js';
 import { ContainerEventBus, StatsService, containerStatsSource, loadRuntimeMetrics, noMetrics, startMetricsEndpoint } from '../stats/index.js';
 import { StreamingService, streamingLookups } from '../streaming/index.js';
@@ -47,42 +46,37 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     // Unpacking is CPU-bound: more workers than cores would only take turns.
     const storage = new Storage(config.root, { log: log.child({ module: 'storage' }), unpackWorkers: Math.min(availableParallelism(), config.image.max_concurrent_downloads) });
     const events = new ContainerEventBus({ capacity: 1000, log: log.child({ module: 'events' }), onDrop: () => metrics.eventDropped() });
-    const statsContainers = containerStatsSource(
-      { get: (id) => services.containers.get(id), list: () => services.containers.list() },
-      (id) => storage.upperDirOf(id), hostCgroupLayout().version);
-    const state = store;
     const handlers = new RuntimeHandlers({ config, paths, log: log.child({ module: 'handlers' }) });
-    let containers: ContainerService | undefined;
+    const oomRestriction = detectOomScoreRestriction(config.runtime.restrict_oom_score_adj);
+    // In dependency order: a pod's stop and removal take its containers along, and a
+    // container's creation reads its pod.
+    const containers = new ContainerLifecycle({ config, paths, store, log: log.child({ module: 'container' }), storage, oomRestriction, runtimes: handlers, events, metrics });
+    const pods = new SandboxService({ config, paths, store, log, network, cgroups: new CgroupManager(hostCgroupLayout()), handlers, containers });
+    const images = new ImageService({ config, state: store, storage, log: log.child({ module: 'image' }), metrics });
     const services: Services = {
       config,
       version: packageVersion(),
       log,
       store,
-      oomRestriction: detectOomScoreRestriction(config.runtime.restrict_oom_score_adj),
-      runtimeReadiness: runtimeReadiness(config),
+      oomRestriction,
+      runtimeReadiness: () => handlers.readiness(),
       network,
-      pods: new SandboxService({
-        config, paths, store, log, network, cgroups: new CgroupManager(hostCgroupLayout()), handlers,
-        // the container service joins Services after this is built; read it at each stop/remove
-        containers: () => (services as { containers?: PodContainersHook }).containers,
-      }),
+      pods,
       storage,
-      images: new ImageService({ config, state: store, storage, log: log.child({ module: 'image' }), metrics }),
-      // built on first use: it needs the pod and image services of this same object
-      get containers(): ContainerService {
-        containers ??= new ContainerService({ config, paths, store: state, log: log.child({ module: 'container' }), pods: services.pods, images: services.images, storage, oomRestriction: services.oomRestriction, events, metrics, handlers });
-        return containers;
-      },
+      images,
+      containers,
+      containerCreator: containers.creator({ pods, images }),
       metrics,
       events,
       handlers,
-      streaming: new StreamingService({ config, log, lookups: streamingLookups(() => services.containers, () => services.pods) }),
+      streaming: new StreamingService({ config, log, lookups: streamingLookups(containers, pods) }),
       stats: new StatsService({
         cgroups: new CgroupManager(hostCgroupLayout()), metrics, events, includedPodMetrics: config.metrics.included_pod_metrics,
-        pods: { get: (id) => services.pods.get(id), list: () => services.pods.list() },
-        containers: () => statsContainers,
+        pods,
+        containers: containerStatsSource(containers, (id) => storage.upperDirOf(id), hostCgroupLayout().version),
       }),
     };
+    events.setSnapshotter(eventSnapshotter(services));
     server = createCriServer(services, log);
     listener = await listenOnSocket(config.socket, server.grpc, log);
     await storage.init();

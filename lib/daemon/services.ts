@@ -1,7 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { StateStore } from '../state/index.js';
-import type { ContainerService } from '../container/index.js';
+import type { ContainerCreator, ContainerLifecycle } from '../container/index.js';
 import type { SandboxService } from '../sandbox/index.js';
 import type { ImageService } from '../image/index.js';
 import type { Storage } from '../storage/index.js';
@@ -36,8 +36,10 @@ export interface Services {
   network: NetworkReadiness;
   pods: SandboxService;
   images: ImageService;
-  /** Container lifecycle; also the hook that takes a pod's containers along when it stops. */
-  containers: ContainerService;
+  /** Containers from start to removal; also what takes a pod's containers along when it stops. */
+  containers: ContainerLifecycle;
+  /** CreateContainer. */
+  containerCreator: ContainerCreator;
   /** Layer store and container root filesystems (overlay). */
   storage: Storage;
   /** Container and pod stats, pod metrics (lib/stats). */

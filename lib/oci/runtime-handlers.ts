@@ -174,6 +174,15 @@ export class RuntimeHandlers {
     info.features = { recursiveReadOnlyMounts: !run.problem && rroFound, userNamespaces: !info.usernsProblem };
   }
 
+  /** RuntimeReady: the default handler's binary and its monitor can be run. */
+  readiness(): { ready: boolean; reason: string; message: string } {
+    const info = this.info('');
+    const monitor = info.config.monitor_path || this.opts.config.runtime.conmon_path;
+    if (!isExecutable(info.path)) return { ready: false, reason: 'RuntimeBinaryMissing', message: `${info.path} is not an executable` };
+    if (!isExecutable(monitor)) return { ready: false, reason: 'ConmonMissing', message: `${monitor} is not an executable` };
+    return { ready: true, reason: '', message: '' };
+  }
+
   list(): HandlerInfo[] {
     return [...this.infos.values()];
   }

@@ -12,7 +12,7 @@ import { newId, resolveIdPrefix, matchesLabels } from '../util/ids.js';
 import { nowNanos } from '../util/time.js';
 import { hostsFile, readHostFile, resolvConf, writePodFile } from './files.js';
 import { startInfra, stopInfra, processesIn } from './infra.js';
-import { KeyedMutex } from './locks.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
 import { ensurePrivateMount, mountPoints, mountTmpfs, pinUserNamespace, unmountAll, unpinNamespaces } from '../mount/index.js';
 import { setUpPodNamespaces } from './namespaces.js';
 import type { Paths, PinnedKind } from '../paths/index.js';
@@ -36,8 +36,8 @@ export interface SandboxDeps {
   log: Logger;
   network: CniNetwork;
   cgroups: CgroupManager;
-  /** Read at each stop/remove: the container service registers after this one is built. */
-  containers: () => PodContainersHook | undefined;
+  /** Takes a pod's containers along when it stops and when it is removed. */
+  containers: PodContainersHook;
   /** Whether the pod's handler can run here (and run user-namespaced pods). */
   handlers?: Pick<RuntimeHandlers, 'require'>;
 }
@@ -340,7 +340,7 @@ export class SandboxService {
 
   private async stopLocked(pod: PodRecord, log: Logger): Promise<void> {
     if (!this.pods.has(pod.id)) return;
-    await this.deps.containers()?.stopPodContainers(pod.id);
+    await this.deps.containers.stopPodContainers(pod.id);
     if (pod.namespacePaths.pid) await stopInfra(pod.namespacePaths.pid);
     pod.lifecycle.infraPid = undefined;
     if (pod.state === 'SANDBOX_READY') {
@@ -384,7 +384,7 @@ export class SandboxService {
       if (!this.pods.has(pod.id)) return;
       const podLog = log.child({ pod: pod.id });
       await this.stopLocked(pod, podLog);
-      await this.deps.containers()?.removePodContainers(pod.id);
+      await this.deps.containers.removePodContainers(pod.id);
       await this.teardown(pod, podLog);
       this.table.delete(pod.id);
       this.pods.delete(pod.id);

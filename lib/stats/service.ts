@@ -2,7 +2,6 @@ import type { ContainerStats } from '../generated/runtime/v1/ContainerStats.js';
 import type { MetricDescriptor } from '../generated/runtime/v1/MetricDescriptor.js';
 import type { PodSandboxMetrics } from '../generated/runtime/v1/PodSandboxMetrics.js';
 import type { PodSandboxStats } from '../generated/runtime/v1/PodSandboxStats.js';
-import { NotFoundError } from '../errors/index.js';
 import { matchesLabels } from '../util/ids.js';
 import { nowNanos } from '../util/time.js';
 import type { ContainerEventBus } from './events.js';
@@ -26,8 +25,7 @@ export interface PodStatsFilter {
 export interface StatsDeps {
   cgroups: CgroupFiles;
   pods: PodSource;
-  /** Read at each call: the container service joins after this one is built. */
-  containers: () => ContainerSource | undefined;
+  containers: ContainerSource;
   metrics: MetricsRecorder;
   events: ContainerEventBus;
   /** cri-o's `included_pod_metrics`: which groups ListPodSandboxMetrics reports. */
@@ -53,7 +51,7 @@ export class StatsService {
   }
 
   private allContainers(): StatsContainer[] {
-    return this.deps.containers()?.list() ?? [];
+    return this.deps.containers.list();
   }
 
   private stateCounts(): StateCounts {
@@ -64,9 +62,7 @@ export class StatsService {
   }
 
   async containerStats(idOrPrefix: string): Promise<ContainerStats> {
-    const source = this.deps.containers();
-    if (!source) throw new NotFoundError(`container "${idOrPrefix}" not found`);
-    return containerStatsWire(await this.sampler.container(source.get(idOrPrefix)));
+    return containerStatsWire(await this.sampler.container(this.deps.containers.get(idOrPrefix)));
   }
 
   /** Unknown IDs in the filter give an empty list, not an error, as the List calls promise. */

@@ -50,7 +50,7 @@ function containerRecord(id: string, pod: PodRecord, n: number, base: string): C
     createdAt: String(1_700_000_000_100_000_000n + BigInt(n)), startedAt: String(1_700_000_000_200_000_000n + BigInt(n)),
     finishedAt: String(1_700_000_000_300_000_000n + BigInt(n)), exitCode: n % 7 === 0 ? 1 : 0, reason: n % 7 === 0 ? 'Error' : 'Completed', message: '',
     pid: 0, logPath: join(base, 'logs', `${name}.log`), runtimeHandler: '',
-    bundle: join(base, 'run', 'containers', id), containerDir: join(base, 'root', 'containers', id),
+    containerDir: join(base, 'root', 'containers', id),
     mounts: [], resources: null, user: { uid: 0, gid: 0, groups: [0] }, stopSignal: 'SIGTERM', tty: false, stdin: false,
   };
 }

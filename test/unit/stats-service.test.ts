@@ -47,7 +47,7 @@ const metrics = new RuntimeMetrics({ processMetrics: false });
 const service = new StatsService({
   cgroups: new CgroupManager({ version: 2, v1: [], unified: join(base, 'cg') }),
   pods: { get: (id) => resolveIdPrefix(new Map(pods.map((p) => [p.id, p])), id, 'pod sandbox'), list: () => pods },
-  containers: () => ({ get: (id) => resolveIdPrefix(new Map(containers.map((c) => [c.id, c])), id, 'container'), list: () => containers }),
+  containers: { get: (id) => resolveIdPrefix(new Map(containers.map((c) => [c.id, c])), id, 'container'), list: () => containers },
   metrics,
   events: new ContainerEventBus({ capacity: 10, log: silentLogger() }),
   includedPodMetrics: ['cpu', 'memory', 'network', 'oom', 'disk', 'process'],
@@ -115,12 +115,12 @@ describe('stats service', () => {
   it('limits pod metrics to the configured groups and refuses unknown ones', () => {
     const narrow = new StatsService({
       cgroups: new CgroupManager({ version: 2, v1: [], unified: join(base, 'cg') }),
-      pods: { get: () => pods[0]!, list: () => pods }, containers: () => undefined, metrics: new RuntimeMetrics({ processMetrics: false }),
+      pods: { get: () => pods[0]!, list: () => pods }, containers: { get: (id) => resolveIdPrefix(new Map(), id, 'container'), list: () => [] }, metrics: new RuntimeMetrics({ processMetrics: false }),
       events: new ContainerEventBus({ capacity: 1, log: silentLogger() }), includedPodMetrics: ['cpu'],
     });
     assert.deepEqual(narrow.metricDescriptors().map((d) => d.name), ['container_cpu_usage_seconds_total']);
     assert.throws(() => new StatsService({
-      cgroups: new CgroupManager({ version: 2, v1: [], unified: base }), pods: { get: () => pods[0]!, list: () => [] }, containers: () => undefined,
+      cgroups: new CgroupManager({ version: 2, v1: [], unified: base }), pods: { get: () => pods[0]!, list: () => [] }, containers: { get: (id) => resolveIdPrefix(new Map(), id, 'container'), list: () => [] },
       metrics: new RuntimeMetrics({ processMetrics: false }), events: new ContainerEventBus({ capacity: 1, log: silentLogger() }), includedPodMetrics: ['cpu', 'gpu'],
     }), /gpu/);
   });

@@ -1,5 +1,4 @@
 import { watch, type FSWatcher } from 'node:fs';
-import type { Condition, NetworkReadiness } from '../../daemon/services.js';
 import { UnavailableError } from '../../errors/index.js';
 import type { Logger } from '../../log/index.js';
 import { ResultCache } from './cache.js';
@@ -47,7 +46,7 @@ function hasPrevResultOnDel(version: string): boolean {
  * The pod network through CNI: which config is in force (the conf dir is watched), plugin
  * chains run for ADD/CHECK/DEL, and results cached on disk so DEL works after a restart.
  */
-export class CniNetwork implements NetworkReadiness {
+export class CniNetwork {
   private discovery: Discovery = {};
   private scannedAt = 0;
   private watcher: FSWatcher | undefined;
@@ -92,7 +91,7 @@ export class CniNetwork implements NetworkReadiness {
     return this.discovery;
   }
 
-  status(): Condition {
+  status(): { ready: boolean; reason: string; message: string } {
     const { network, problem } = this.current();
     if (!network || problem) return { ready: false, reason: 'NetworkPluginNotReady', message: `Network plugin returns error: ${problem ?? 'no CNI configuration'}` };
     return { ready: true, reason: '', message: '' };

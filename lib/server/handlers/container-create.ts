@@ -37,7 +37,7 @@ export async function containerCreate(req: CreateContainerRequest__Output, ctx: 
   checkMountSources(req);
   checkLinuxResources(req.config?.linux?.resources, 'config.linux.resources');
   try {
-    return { container_id: await ctx.services.containers.create(req, ctx.signal, ctx.log) };
+    return { container_id: await ctx.services.containerCreator.create(req, ctx.signal, ctx.log) };
   } catch (err) {
     throw commandRefused(err);
   }

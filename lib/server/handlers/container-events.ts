@@ -3,7 +3,7 @@ import type { Services } from '../../daemon/services.js';
 import type { DeliveredEvent, EventSnapshot, Snapshotter } from '../../stats/index.js';
 import type { CallContext } from '../context.js';
 import { containerStatusToWire } from './container-common.js';
-import { podStatus } from './pod-status.js';
+import { podStatusToWire } from './pod-status.js';
 import { whenDrained } from '../stream-batches.js';
 
 function toWire(event: DeliveredEvent): ContainerEventResponse {
@@ -16,13 +16,12 @@ function toWire(event: DeliveredEvent): ContainerEventResponse {
   };
 }
 
-/** The pod's status and its containers' at the moment of the event, shaped as the Status RPCs shape them. */
-function snapshotter(services: Services): Snapshotter {
-  const ctx: CallContext = { services, log: services.log, signal: new AbortController().signal };
+/** The pod's status and its containers' at the moment of an event, shaped as the Status RPCs shape them. */
+export function eventSnapshotter(services: Pick<Services, 'pods' | 'containers'>): Snapshotter {
   return (event): EventSnapshot => {
     let pod;
     try {
-      pod = podStatus({ pod_sandbox_id: event.podId, verbose: false }, ctx).status ?? undefined;
+      pod = podStatusToWire(services.pods.get(event.podId));
     } catch {
       // the pod is already gone (a delete racing a pod removal): the event still goes out
     }
@@ -36,10 +35,7 @@ function snapshotter(services: Services): Snapshotter {
  * the runtime, not the other streams) starts dropping.
  */
 export async function containerEvents(_req: unknown, ctx: CallContext, send: (message: ContainerEventResponse) => boolean, drained: () => Promise<void>): Promise<void> {
-  const { events } = ctx.services;
-  // Installed here because the server side knows how to shape a status; it reads only services.
-  events.setSnapshotter(snapshotter(ctx.services));
-  const sub = events.subscribe();
+  const sub = ctx.services.events.subscribe();
   try {
     for (;;) {
       const event = await sub.next(ctx.signal);

@@ -6,6 +6,7 @@ import type { CallContext } from '../context.js';
 import type { PodRecord } from '../../sandbox/index.js';
 import type { UserNamespace } from '../../generated/runtime/v1/UserNamespace.js';
 import { currentPodResources } from '../../sandbox/index.js';
+import type { PodSandboxStatus } from '../../generated/runtime/v1/PodSandboxStatus.js';
 
 function usernsOptions(pod: PodRecord): UserNamespace {
   const ns = pod.userNamespace;
@@ -14,23 +15,25 @@ function usernsOptions(pod: PodRecord): UserNamespace {
   return { mode: 'POD', uids: ns.uids.map(wire), gids: ns.gids.map(wire) };
 }
 
+/** A pod's status as PodSandboxStatus reports it (also in container events). */
+export function podStatusToWire(pod: PodRecord): PodSandboxStatus {
+  const [ip, ...additional] = pod.ips;
+  return {
+    id: pod.id,
+    metadata: pod.metadata,
+    state: pod.state,
+    created_at: pod.createdAt,
+    network: { ip: ip ?? '', additional_ips: additional.map((a) => ({ ip: a })) },
+    linux: { namespaces: { options: { network: pod.namespaceOptions.network, pid: pod.namespaceOptions.pid, ipc: pod.namespaceOptions.ipc, target_id: pod.namespaceOptions.targetId, userns_options: usernsOptions(pod) } } },
+    labels: pod.labels,
+    annotations: pod.annotations,
+    runtime_handler: pod.runtimeHandler,
+  };
+}
+
 export function podStatus(req: PodSandboxStatusRequest__Output, ctx: CallContext): PodSandboxStatusResponse {
   const pod = ctx.services.pods.get(requireField(req.pod_sandbox_id, 'pod_sandbox_id'));
-  const [ip, ...additional] = pod.ips;
-  const response: PodSandboxStatusResponse = {
-    status: {
-      id: pod.id,
-      metadata: pod.metadata,
-      state: pod.state,
-      created_at: pod.createdAt,
-      network: { ip: ip ?? '', additional_ips: additional.map((a) => ({ ip: a })) },
-      linux: { namespaces: { options: { network: pod.namespaceOptions.network, pid: pod.namespaceOptions.pid, ipc: pod.namespaceOptions.ipc, target_id: pod.namespaceOptions.targetId, userns_options: usernsOptions(pod) } } },
-      labels: pod.labels,
-      annotations: pod.annotations,
-      runtime_handler: pod.runtimeHandler,
-    },
-    timestamp: nanosToWire(nowNanos()),
-  };
+  const response: PodSandboxStatusResponse = { status: podStatusToWire(pod), timestamp: nanosToWire(nowNanos()) };
   if (req.verbose) {
     const { config: _config, ...details } = pod;
     // CRI's PodSandboxStatus carries no resources: the pod-level ones (as last set, and as

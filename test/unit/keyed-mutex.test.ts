@@ -1,6 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { KeyedMutex } from '../../lib/sandbox/locks.js';
+import { KeyedMutex } from '../../lib/util/keyed-mutex.js';
 
 it('runs tasks of one key one at a time, in order, even after a failure, and other keys alongside', async () => {
   const mutex = new KeyedMutex();

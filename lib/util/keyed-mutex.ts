@@ -1,4 +1,4 @@
-/** Runs tasks one at a time per key (a pod's stop, remove and status never interleave). */
+/** Runs tasks one at a time per key (one pod's or one container's stop, remove and status never interleave). */
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<unknown>>();
 

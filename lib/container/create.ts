@@ -1,0 +1,186 @@
+import { chownSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
+import type { CreateContainerRequest__Output } from '../generated/runtime/v1/CreateContainerRequest.js';
+import { CancelledError, FailedPreconditionError, InvalidArgumentError, NotFoundError, messageOf } from '../errors/index.js';
+import type { ImageRuntimeConfig, ImageService } from '../image/index.js';
+import type { Logger } from '../log/index.js';
+import type { IdMappings } from '../mount/index.js';
+import type { HandlerPolicy, OciIdMapping, OciRuntime } from '../oci/index.js';
+import type { Paths } from '../paths/index.js';
+import type { PodRecord } from '../sandbox/index.js';
+import { resolveCdiRequest } from '../cdi/index.js';
+import type { Storage } from '../storage/index.js';
+import { newId, requireField } from '../util/ids.js';
+import { nanosToWire, nowNanos } from '../util/time.js';
+import { allHostDevices, resolveHostDevices } from './defaults.js';
+import type { PublishEvent } from './events.js';
+import { loadSeccompProfile, prepareMounts, resolveLogPath } from './host-prep.js';
+import type { IdmappedRootfs } from './idmapped-rootfs.js';
+import type { ContainerRecord } from './record.js';
+import { readFileInRoot } from './rootfs-files.js';
+import { buildSpec, seccompChoice, type ResolvedDevice, type RuntimeDefaults } from './spec/index.js';
+import type { ContainerStore } from './store.js';
+import type { ContainerTeardown } from './teardown.js';
+
+/** The pods and images a create reads. */
+export interface CreateSources {
+  pods: { get(idOrPrefix: string): PodRecord };
+  images: Pick<ImageService, 'resolve'>;
+}
+
+export interface ContainerCreatorDeps extends CreateSources {
+  paths: Paths;
+  store: ContainerStore;
+  storage: Pick<Storage, 'createContainerRootfs'>;
+  idmapped: IdmappedRootfs;
+  teardown: ContainerTeardown;
+  runtimeOf: (c: ContainerRecord) => OciRuntime;
+  policyOf: (c: ContainerRecord) => HandlerPolicy;
+  defaults: () => RuntimeDefaults;
+  /** Where CDI device specs are (`runtime.cdi_spec_dirs`). */
+  cdiSpecDirs: readonly string[];
+  publish: PublishEvent;
+}
+
+/** Step durations of one create, logged with it: where the time went. */
+type Timings = Record<string, number>;
+
+/**
+ * CreateContainer: the name reserved first (a retried slow create gets ALREADY_EXISTS naming
+ * the first), then root filesystem, mounts, the spec, and the container in its runtime. A
+ * create that fails, or that a crash interrupts, leaves nothing behind.
+ */
+export class ContainerCreator {
+  constructor(private readonly deps: ContainerCreatorDeps) {}
+
+  async create(req: CreateContainerRequest__Output, signal: AbortSignal, log: Logger): Promise<string> {
+    const podId = requireField(req.pod_sandbox_id, 'pod_sandbox_id');
+    const config = req.config;
+    if (!config) throw new InvalidArgumentError('config is required');
+    const name = requireField(config.metadata?.name, 'config.metadata.name');
+    const imageName = requireField(config.image?.image, 'config.image.image');
+    const pod = this.deps.pods.get(podId);
+    if (pod.state !== 'SANDBOX_READY') throw new FailedPreconditionError(`pod sandbox ${pod.id} is not ready`);
+    const attempt = config.metadata?.attempt ?? 0;
+    const id = newId();
+    const { store } = this.deps;
+    store.reserveName(pod.id, name, attempt, id);
+    const image = this.deps.images.resolve(imageName);
+    if (!image) {
+      store.releaseName(pod.id, name, attempt, id);
+      throw new NotFoundError(`image "${imageName}" not found`);
+    }
+    const c: ContainerRecord = {
+      id, podId: pod.id, metadata: { name, attempt }, phase: 'creating', state: 'CONTAINER_CREATED',
+      image: imageName, imageRef: image.repoDigests[0] ?? image.id, imageId: image.id,
+      labels: { ...config.labels }, annotations: { ...config.annotations },
+      createdAt: '0', startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '', pid: 0,
+      logPath: '', runtimeHandler: pod.runtimeHandler, containerDir: this.deps.paths.containerDir(id),
+      mounts: config.mounts, resources: config.linux?.resources ?? null, user: { uid: 0, gid: 0, groups: [] },
+      stopSignal: 'SIGTERM', tty: config.tty, stdin: config.stdin,
+    };
+    const clog = log.child({ container: id, pod: pod.id });
+    try {
+      store.persist(c);
+      const timings: Timings = {};
+      await this.build(c, pod, config, image.layers, image.config, clog, timings);
+      if (signal.aborted) throw new CancelledError('CreateContainer was cancelled by the client');
+      c.phase = 'ready';
+      c.createdAt = nanosToWire(nowNanos());
+      store.persist(c);
+      store.add(c);
+      this.deps.publish('CONTAINER_CREATED_EVENT', c, BigInt(c.createdAt));
+      clog.info({ name, image: imageName, ms: timings }, 'container created');
+      return id;
+    } catch (err) {
+      await this.deps.teardown.remove(c).catch((undoErr: unknown) => clog.warn({ err: messageOf(undoErr) }, 'undoing a failed create failed'));
+      throw err;
+    } finally {
+      if (!store.has(id)) store.releaseName(pod.id, name, attempt, id);
+    }
+  }
+
+  private async build(c: ContainerRecord, pod: PodRecord, config: ContainerConfig__Output, layers: string[], imageConfig: ImageRuntimeConfig, log: Logger, timings: Timings): Promise<void> {
+    let mark = performance.now();
+    const lap = (step: string) => {
+      const now = performance.now();
+      timings[step] = Math.round((now - mark) * 10) / 10;
+      mark = now;
+    };
+    const { idmapped, store } = this.deps;
+    const defaults = this.deps.defaults();
+    mkdirSync(c.containerDir, { recursive: true, mode: 0o700 });
+    const userns = pod.userNamespace && pod.namespacePaths.user ? { path: pod.namespacePaths.user, ...pod.userNamespace } : undefined;
+    // The runtime reaches a user-namespaced root filesystem as the container's root, an
+    // unprivileged ID on the node: its mount point must be where that ID can walk.
+    const rootfs = await this.deps.storage.createContainerRootfs({ containerId: c.id, layers, ...(userns ? { mountPoint: idmapped.mountPointFor(c.id) } : {}) });
+    if (userns) await idmapped.remap(pod.id, userns.path, hostRoot(userns), layers, rootfs);
+    lap('rootfs');
+    const sc = config.linux?.security_context;
+    const choice = seccompChoice(sc, defaults.seccompWhenEmpty);
+    const { mounts, propagated, madeShared } = await prepareMounts(config.mounts);
+    c.propagatedSources = propagated;
+    c.madeShared = madeShared;
+    if (madeShared.length > 0) store.persist(c);
+    const cdi = resolveCdiRequest(config, this.deps.cdiSpecDirs);
+    const devices: ResolvedDevice[] = cdi.hostDevices.flatMap((d) => {
+      if (!existsSync(d.host_path)) throw new InvalidArgumentError(`device ${d.host_path} does not exist on the host`);
+      return resolveHostDevices(d.host_path, d.container_path || d.host_path, d.permissions);
+    });
+    let targetPid: number | undefined;
+    const targetId = sc?.namespace_options?.pid === 'TARGET' ? sc.namespace_options.target_id : '';
+    if (targetId) {
+      const target = store.find(targetId);
+      if (target?.state === 'CONTAINER_RUNNING') targetPid = target.pid;
+    }
+    const policy = this.deps.policyOf(c);
+    const result = buildSpec({
+      containerId: c.id,
+      containerDir: c.containerDir,
+      rootfs: rootfs.rootfs,
+      pod: {
+        id: pod.id, config: pod.config, cgroupParent: pod.cgroupParent,
+        namespaces: { network: pod.namespacePaths.net, ipc: pod.namespacePaths.ipc, uts: pod.namespacePaths.uts, pid: pod.namespacePaths.pid },
+        files: { hostname: pod.hostnamePath, resolvConf: pod.resolvConfPath, hosts: pod.hostsPath, shm: pod.shmPath },
+        ...(userns ? { userNamespace: { path: userns.path, uidMappings: userns.uids.map(ociMapping), gidMappings: userns.gids.map(ociMapping) } } : {}),
+      },
+      container: { ...config, mounts },
+      image: imageConfig,
+      defaults,
+      identity: { passwd: readFileInRoot(rootfs.rootfs, '/etc/passwd'), group: readFileInRoot(rootfs.rootfs, '/etc/group') },
+      devices,
+      hostDevices: sc?.privileged ? allHostDevices() : [],
+      ...(choice.kind === 'localhost' && !sc?.privileged ? { localhostSeccomp: loadSeccompProfile(choice.path) } : {}),
+      ...(targetPid ? { targetPid } : {}),
+      handler: policy,
+      cdi: cdi.edits,
+    });
+    for (const w of result.warnings) log.warn(w);
+    const owner = userns ? hostRoot(userns) : undefined;
+    for (const dir of result.volumeDirs) {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      // An image volume is the container's own: its root must be able to write there.
+      if (owner) chownSync(dir, owner.uid, owner.gid);
+    }
+    c.user = result.user;
+    c.stopSignal = result.stopSignal;
+    c.logPath = resolveLogPath(pod.logDirectory, config.log_path, c.containerDir);
+    mkdirSync(dirname(c.logPath), { recursive: true });
+    lap('spec');
+    c.pid = await this.deps.runtimeOf(c).create({
+      id: c.id, name: config.metadata?.name ?? c.id, spec: result.spec, logPath: c.logPath,
+      terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once,
+    });
+    lap('runtime');
+  }
+}
+
+function ociMapping(m: IdMappings['uids'][number]): OciIdMapping {
+  return { containerID: m.containerId, hostID: m.hostId, size: m.size };
+}
+
+/** The node's IDs of the container's root (the pod mappings map container ID 0). */
+function hostRoot(m: IdMappings): { uid: number; gid: number } {
+  return { uid: m.uids[0]?.hostId ?? 0, gid: m.gids[0]?.hostId ?? 0 };
+}

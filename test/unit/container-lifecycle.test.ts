@@ -1,0 +1,170 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultConfig } from '../../lib/config/index.js';
+import { ContainerLifecycle, type ContainerCreator } from '../../lib/container/index.js';
+import { AlreadyExistsError, isRuntimeError } from '../../lib/errors/index.js';
+import type { CreateContainerRequest__Output } from '../../lib/generated/runtime/v1/CreateContainerRequest.js';
+import type { ImageRecord } from '../../lib/image/index.js';
+import { silentLogger } from '../../lib/log/index.js';
+import { Paths } from '../../lib/paths/index.js';
+import type { PodRecord } from '../../lib/sandbox/index.js';
+import { StateStore } from '../../lib/state/index.js';
+import type { LayerStore } from '../../lib/storage/index.js';
+import { container, podConfig } from '../helpers/cri-config.js';
+import { FakeOciRuntime, FakeRuntimes, seededRandom } from '../helpers/fake-oci-runtime.js';
+
+const base = mkdtempSync(join(tmpdir(), 'runcri-lifecycle-'));
+after(() => rmSync(base, { recursive: true, force: true }));
+
+type Event = { type: string; containerId: string };
+
+interface Harness {
+  lifecycle: ContainerLifecycle;
+  creator: ContainerCreator;
+  fake: FakeOciRuntime;
+  events: Event[];
+  store: StateStore;
+  rootfsDirs: string;
+}
+
+const POD_ID = 'a'.repeat(64);
+
+function pod(): PodRecord {
+  return {
+    id: POD_ID, metadata: { name: 'p', uid: 'u', namespace: 'n', attempt: 0 }, state: 'SANDBOX_READY', createdAt: '1', labels: {}, annotations: {},
+    runtimeHandler: '', namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', targetId: '' }, namespacePaths: {},
+    cgroupParent: '/test', cgroupPath: '/test', hostname: 'p', hostnamePath: '', resolvConfPath: '', hostsPath: '', logDirectory: '',
+    ips: [], portMappings: [], privileged: false, sysctls: {}, supplementalGroups: [], securityContext: null, config: podConfig(),
+    lifecycle: { phase: 'ready', podDir: '', networkAttached: false, cgroupCreated: [] },
+  };
+}
+
+const IMAGE: ImageRecord = { id: 'sha256:1', repoTags: ['test/img:v1'], repoDigests: [], size: 0, layers: [], diffIds: [], blobs: [], config: { Cmd: ['sleep', '1000'] }, platform: 'linux/amd64', pulledAt: '0' };
+
+async function harness(seed: number, failCreate = false): Promise<Harness> {
+  const dir = mkdtempSync(join(base, 'h'));
+  const config = { ...defaultConfig(), root: join(dir, 'root'), state_dir: join(dir, 'state') };
+  const paths = new Paths(config.root, config.state_dir);
+  const store = StateStore.open(join(dir, 'state.db'));
+  const fake = new FakeOciRuntime(seededRandom(seed));
+  if (failCreate) fake.create = () => Promise.reject(new Error('the runtime refused'));
+  const events: Event[] = [];
+  const rootfsDirs = join(dir, 'rootfs');
+  const lifecycle = new ContainerLifecycle({
+    config, paths, store, log: silentLogger(), oomRestriction: { restricted: false, own: 0 }, runtimes: new FakeRuntimes(fake),
+    events: { publish: (e) => events.push({ type: e.type, containerId: e.containerId }) },
+    storage: {
+      layers: {} as LayerStore,
+      async createContainerRootfs({ containerId }) {
+        const rootfs = join(rootfsDirs, containerId);
+        mkdirSync(join(rootfs, 'etc'), { recursive: true });
+        writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:x:0:0::/:/bin/sh\n');
+        return { rootfs, upperDir: rootfs, workDir: rootfs };
+      },
+      async removeContainerRootfs(containerId) {
+        rmSync(join(rootfsDirs, containerId), { recursive: true, force: true });
+      },
+      async removeTree(path) {
+        rmSync(path, { recursive: true, force: true });
+        return true;
+      },
+    },
+  });
+  await lifecycle.recover();
+  const creator = lifecycle.creator({ pods: { get: () => pod() }, images: { resolve: () => IMAGE } });
+  return { lifecycle, creator, fake, events, store, rootfsDirs };
+}
+
+function createRequest(name: string): CreateContainerRequest__Output {
+  return { pod_sandbox_id: POD_ID, config: container({ metadata: { name, attempt: 0 }, image: { image: 'test/img:v1', annotations: {}, user_specified_image: '', runtime_handler: '', image_ref: '' } }), sandbox_config: null };
+}
+
+const log = silentLogger();
+const never = new AbortController().signal;
+
+for (const seed of [1, 2, 3]) {
+  test(`50 concurrent Stop, Remove and Status calls on each of 5 containers end with each removed once and each event once (seed ${seed})`, async () => {
+    const h = await harness(seed);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const id = await h.creator.create(createRequest(`c${i}`), never, log);
+      await h.lifecycle.start(id, log);
+      ids.push(id);
+    }
+    const random = seededRandom(seed * 7919);
+    const calls: Promise<unknown>[] = [];
+    for (const id of ids) {
+      for (let n = 0; n < 50; n++) {
+        const pick = random();
+        if (pick < 0.35) calls.push(h.lifecycle.stopContainer(id, random() < 0.5 ? 0 : 1, log));
+        else if (pick < 0.7) calls.push(h.lifecycle.remove(id, log));
+        // Status: the container whole, or NOT_FOUND once removed; never anything between.
+        else calls.push(Promise.resolve().then(() => h.lifecycle.get(id)).catch((err: unknown) => {
+          if (!(isRuntimeError(err) && err.kind === 'not_found')) throw err;
+        }));
+      }
+    }
+    await Promise.all(calls);
+    for (const id of ids) await h.lifecycle.remove(id, log);
+    for (const id of ids) {
+      const mine = h.events.filter((e) => e.containerId === id).map((e) => e.type);
+      assert.deepEqual(mine, ['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT'], id);
+      assert.equal(h.fake.calls.filter((c) => c === `delete:${id}`).length, 1, `${id} deleted from its runtime once`);
+    }
+    assert.deepEqual(h.lifecycle.list(), []);
+    assert.deepEqual(h.store.table('containers').all(), []);
+    assert.equal(h.fake.containers.size, 0);
+    // The names are free again.
+    for (let i = 0; i < 5; i++) await h.creator.create(createRequest(`c${i}`), never, log);
+    h.store.close();
+  });
+}
+
+test('concurrent creates of one name: one container, the others ALREADY_EXISTS naming it, one CREATED event', async () => {
+  const h = await harness(4);
+  const results = await Promise.allSettled(Array.from({ length: 10 }, () => h.creator.create(createRequest('same'), never, log)));
+  const made = results.filter((r): r is PromiseFulfilledResult<string> => r.status === 'fulfilled').map((r) => r.value);
+  assert.equal(made.length, 1);
+  for (const r of results) {
+    if (r.status === 'rejected') {
+      assert.ok(r.reason instanceof AlreadyExistsError);
+      assert.match((r.reason as Error).message, new RegExp(made[0]!));
+    }
+  }
+  assert.deepEqual(h.events, [{ type: 'CONTAINER_CREATED_EVENT', containerId: made[0]! }]);
+  h.store.close();
+});
+
+test('a create the runtime refuses leaves nothing: no record, no root filesystem, the name free', async () => {
+  const h = await harness(5, true);
+  await assert.rejects(h.creator.create(createRequest('refused'), never, log), /the runtime refused/);
+  assert.deepEqual(h.store.table('containers').all(), []);
+  assert.deepEqual(h.lifecycle.list(), []);
+  assert.deepEqual(h.events, []);
+  h.fake.create = FakeOciRuntime.prototype.create;
+  const id = await h.creator.create(createRequest('refused'), never, log);
+  assert.equal(h.lifecycle.get(id).metadata.name, 'refused');
+  h.store.close();
+});
+
+test('an exit noticed by many readers at once is recorded once, with its code', async () => {
+  const h = await harness(6);
+  const id = await h.creator.create(createRequest('exits'), never, log);
+  await h.lifecycle.start(id, log);
+  const reads = Array.from({ length: 20 }, () => new Promise<void>((r) => setImmediate(() => {
+    h.lifecycle.list();
+    h.lifecycle.get(id);
+    r();
+  })));
+  h.fake.exit(id, 3);
+  await Promise.all(reads);
+  const c = h.lifecycle.get(id);
+  assert.equal(c.state, 'CONTAINER_EXITED');
+  assert.equal(c.exitCode, 3);
+  assert.equal(c.reason, 'Error');
+  assert.equal(h.events.filter((e) => e.type === 'CONTAINER_STOPPED_EVENT').length, 1);
+  h.store.close();
+});
