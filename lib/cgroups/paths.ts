@@ -71,3 +71,10 @@ export function ancestorsOf(path: string): string[] {
   const parts = path.split('/').filter(Boolean);
   return parts.map((_, i) => `/${parts.slice(0, i + 1).join('/')}`);
 }
+
+/** The runtime's `cgroupsPath` for a container (or a pod's infra container) below the pod's cgroup parent. */
+export function containerCgroupsPath(driver: CgroupDriver, podParent: string, containerId: string): string {
+  if (driver === 'systemd') return `${podParent || 'system.slice'}:runcri:${containerId}`;
+  const parent = podParent || '/runcri';
+  return `${parent.replace(/\/$/, '')}/runcri-${containerId}`;
+}

@@ -150,7 +150,7 @@ export class ContainerCreator {
       defaults,
       identity: { passwd: readFileInRoot(rootfs.rootfs, '/etc/passwd'), group: readFileInRoot(rootfs.rootfs, '/etc/group') },
       devices,
-      hostDevices: sc?.privileged ? allHostDevices() : [],
+      hostDevices: sc?.privileged && !policy.privilegedWithoutHostDevices ? allHostDevices() : [],
       ...(choice.kind === 'localhost' && !sc?.privileged ? { localhostSeccomp: loadSeccompProfile(choice.path) } : {}),
       ...(targetPid ? { targetPid } : {}),
       handler: policy,

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { detectOomScoreRestriction, type Config } from '../config/index.js';
+import { messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { acquireRootLock, restrictRootDir, StateStore, type RootLock } from '../state/index.js';
 import { createCriServer, eventSnapshotter, listenOnSocket, type CriServer, type SocketListener } from '../server/index.js';
@@ -51,8 +52,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     // In dependency order: a pod's stop and removal take its containers along, and a
     // container's creation reads its pod.
     const containers = new ContainerLifecycle({ config, paths, store, log: log.child({ module: 'container' }), storage, oomRestriction, runtimes: handlers, events, metrics });
-    const pods = new SandboxService({ config, paths, store, log, network, cgroups: new CgroupManager(hostCgroupLayout()), handlers, containers });
     const images = new ImageService({ config, state: store, storage, log: log.child({ module: 'image' }), metrics });
+    const pods = new SandboxService({ config, paths, store, log, network, cgroups: new CgroupManager(hostCgroupLayout()), handlers, containers, images, storage });
     const services: Services = {
       config,
       version: packageVersion(),
@@ -103,7 +104,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         events.close();
         await metricsEndpoint?.close();
         await storage.close();
-        return stopDaemon(running, config, lock, log);
+        // After the last call: a pod removed by one still in flight must not find its namespace directory gone.
+        return stopDaemon(running, config, lock, log, () => pods.close());
       },
     };
   } catch (err) {
@@ -120,6 +122,7 @@ async function stopDaemon(
   config: Config,
   lock: RootLock,
   log: Logger,
+  afterCalls: () => Promise<void>,
 ): Promise<void> {
   const { server, listener, store } = running;
   await listener.close();
@@ -129,6 +132,7 @@ async function stopDaemon(
   }
   if (server.inflight.count > 0) log.warn({ inflight: server.inflight.count }, 'shutting down with calls still in flight');
   server.grpc.forceShutdown();
+  await afterCalls().catch((err: unknown) => log.warn({ err: messageOf(err) }, 'cleaning up at stop failed'));
   store.close();
   lock.release();
   log.info('runcri stopped');

@@ -80,4 +80,6 @@ export interface PodLifecycle {
   cgroupCreated: string[];
   /** The pod's infra process (PID 1 of the pod's PID namespace), while it runs. */
   infraPid?: number;
+  /** The infra process is (or may be, set before it is made) a container of `runtime.infra_image`, removed at teardown. */
+  infraContainer?: boolean;
 }

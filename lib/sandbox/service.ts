@@ -1,27 +1,26 @@
-import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupManager } from '../cgroups/index.js';
-import { fromCri, podCgroupPath, podResources } from '../cgroups/index.js';
+import { podCgroupPath } from '../cgroups/index.js';
 import type { Config } from '../config/index.js';
-import { InternalError, RuntimeError, UnavailableError, AlreadyExistsError, FailedPreconditionError, NotFoundError, messageOf, isRuntimeError } from '../errors/index.js';
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError, messageOf, isRuntimeError } from '../errors/index.js';
 import type { RunPodSandboxRequest__Output } from '../generated/runtime/v1/RunPodSandboxRequest.js';
+import type { ImageService } from '../image/index.js';
 import type { Logger } from '../log/index.js';
-import type { RecordTable, StateStore } from '../state/index.js';
-import { newId, resolveIdPrefix, matchesLabels } from '../util/ids.js';
-import { nowNanos } from '../util/time.js';
-import { hostsFile, readHostFile, resolvConf, writePodFile } from './files.js';
-import { startInfra, stopInfra, processesIn } from './infra.js';
-import { KeyedMutex } from '../util/keyed-mutex.js';
-import { ensurePrivateMount, mountPoints, mountTmpfs, pinUserNamespace, unmountAll, unpinNamespaces } from '../mount/index.js';
-import { setUpPodNamespaces } from './namespaces.js';
+import { ensurePrivateMount, mountPoints, mountsBelow, unmount, unmountAll } from '../mount/index.js';
+import type { RuntimeHandlers } from '../oci/index.js';
 import type { Paths, PinnedKind } from '../paths/index.js';
-import type { CniNetwork, PodNetworkRequest } from './network/index.js';
+import type { RecordTable, StateStore } from '../state/index.js';
+import type { Storage } from '../storage/index.js';
+import { newId, resolveIdPrefix, matchesLabels } from '../util/ids.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
+import { nowNanos } from '../util/time.js';
+import { stopInfra, processesIn } from './infra.js';
+import type { CniNetwork } from './network/index.js';
 import type { PodRecord, PodResources, PodState } from './record.js';
 import { podCgroupLimits, resizePodCgroup } from './resize.js';
 import { nameKey, planPod, type PodPlan } from './request.js';
-import { applySysctls } from './sysctl.js';
-import type { RuntimeHandlers } from '../oci/index.js';
+import { PodSteps, waitForOrphans, type Timings } from './steps.js';
 
 /** What the container side offers so a pod's stop and removal take its containers along. */
 export interface PodContainersHook {
@@ -38,36 +37,17 @@ export interface SandboxDeps {
   cgroups: CgroupManager;
   /** Takes a pod's containers along when it stops and when it is removed. */
   containers: PodContainersHook;
-  /** Whether the pod's handler can run here (and run user-namespaced pods). */
-  handlers?: Pick<RuntimeHandlers, 'require'>;
+  /** Whether the pod's handler can run here (and run user-namespaced pods), and its runtime for an infra container. */
+  handlers: Pick<RuntimeHandlers, 'require' | 'runtime'>;
+  /** Where an infra image comes from and goes (`runtime.infra_image`). */
+  images: Pick<ImageService, 'resolve' | 'pull'>;
+  storage: Pick<Storage, 'createContainerRootfs' | 'removeContainerRootfs'>;
 }
 
 export interface PodFilter {
   id?: string;
   state?: PodState;
   labelSelector?: Record<string, string>;
-}
-
-const SHM_BYTES = 64 * 1024 * 1024;
-const DEL_ATTEMPTS = 3;
-
-/** A step of RunPodSandbox failed: the error names it and keeps the cause's kind (and so its gRPC code). */
-function stepError(step: string, err: unknown): RuntimeError {
-  return new RuntimeError(isRuntimeError(err) ? err.kind : 'internal', `${step}: ${messageOf(err)}`, { cause: err });
-}
-
-/** Step durations of one RunPodSandbox, logged with its outcome: where the time went. */
-type Timings = Record<string, number>;
-
-async function step<T>(name: string, fn: () => Promise<T> | T, timings?: Timings): Promise<T> {
-  const started = performance.now();
-  try {
-    return await fn();
-  } catch (err) {
-    throw stepError(name, err);
-  } finally {
-    if (timings) timings[name] = Math.round((performance.now() - started) * 100) / 100;
-  }
 }
 
 /**
@@ -79,9 +59,11 @@ export class SandboxService {
   private readonly names = new Map<string, string>();
   private readonly mutex = new KeyedMutex();
   private readonly table: RecordTable<PodRecord>;
+  private readonly steps: PodSteps;
 
   constructor(private readonly deps: SandboxDeps) {
     this.table = deps.store.table<PodRecord>('pods');
+    this.steps = new PodSteps({ ...deps, persist: (pod) => this.table.put(pod) });
   }
 
   /**
@@ -101,7 +83,7 @@ export class SandboxService {
       if (pod.lifecycle.phase === 'creating') {
         try {
           await waitForOrphans(pod.id);
-          await this.teardown(pod, log);
+          await this.steps.teardown(pod, log);
           this.table.delete(pod.id);
           log.info('removed a pod sandbox left half-made by a previous run');
           continue;
@@ -134,7 +116,7 @@ export class SandboxService {
     const worker = async () => {
       for (let pod = queue.shift(); pod; pod = queue.shift()) {
         try {
-          await this.deps.network.check(this.networkRequest(pod));
+          await this.deps.network.check(this.steps.networkRequest(pod));
         } catch (err) {
           this.deps.log.warn({ pod: pod.id, err: messageOf(err) }, 'CNI CHECK failed after restart; the pod is NOTREADY');
           pod.state = 'SANDBOX_NOTREADY';
@@ -164,8 +146,8 @@ export class SandboxService {
   /** RunPodSandbox: returns the new pod's ID once it is ready; on failure nothing is left behind. */
   async run(req: RunPodSandboxRequest__Output, parentLog: Logger): Promise<string> {
     const plan = planPod(req, this.deps.config);
-    const handler = this.deps.handlers?.require(plan.runtimeHandler);
-    if (handler && plan.userNamespace && !handler.features.userNamespaces) {
+    const handler = this.deps.handlers.require(plan.runtimeHandler);
+    if (plan.userNamespace && !handler.features.userNamespaces) {
       throw new FailedPreconditionError(`runtime handler "${handler.name}" cannot run pods in a user namespace on this node: ${handler.usernsProblem}`);
     }
     const key = nameKey(plan.metadata);
@@ -187,11 +169,11 @@ export class SandboxService {
       const started = performance.now();
       try {
         this.table.put(pod);
-        await this.setUp(pod, plan, timings);
+        await this.steps.setUp(pod, plan, timings);
       } catch (err) {
         log.warn({ err: messageOf(err) }, 'RunPodSandbox failed; undoing');
         try {
-          await this.teardown(pod, log);
+          await this.steps.teardown(pod, log);
           this.table.delete(id);
           this.pods.delete(id);
           this.names.delete(key);
@@ -260,64 +242,6 @@ export class SandboxService {
     return files;
   }
 
-  /** The steps of RunPodSandbox; the network side and the local side run side by side. */
-  private async setUp(pod: PodRecord, plan: PodPlan, timings: Timings): Promise<void> {
-    const paths = pod.namespacePaths;
-    mkdirSync(pod.lifecycle.podDir, { recursive: true, mode: 0o755 });
-    const networkSide = async () => {
-      if (paths.user && plan.userNamespace) {
-        await step('creating namespaces', () => pinUserNamespace({ user: paths.user!, net: paths.net, ipc: paths.ipc, uts: paths.uts }, plan.userNamespace!, plan.hostname), timings);
-        await step('applying sysctls', () => applySysctls(plan.sysctls, paths), timings);
-      } else {
-        // The setup step inside the new namespaces writes the sysctls too.
-        await step('creating namespaces', () => setUpPodNamespaces(paths, plan.hostname, plan.sysctls.writes), timings);
-      }
-      const [attachment] = await Promise.all([
-        paths.net ? step('CNI ADD', () => this.deps.network.attach(this.networkRequest(pod)), timings) : undefined,
-        paths.pid ? step('starting the infra process', async () => { pod.lifecycle.infraPid = await startInfra(paths); }, timings) : undefined,
-      ]);
-      if (attachment) {
-        pod.ips = attachment.ips;
-        pod.lifecycle.networkName = attachment.networkName;
-      }
-    };
-    const localSide = async () => {
-      await step('creating the pod cgroup', () => {
-        const linux = plan.config.linux;
-        this.deps.cgroups.create(pod.cgroupPath);
-        this.deps.cgroups.apply(pod.cgroupPath, podResources(fromCri(linux?.resources), fromCri(linux?.overhead)));
-      }, timings);
-      if (pod.shmPath) {
-        const shm = pod.shmPath;
-        mkdirSync(shm, { recursive: true });
-        await step('mounting /dev/shm', () => mountTmpfs(shm, 'shm', `rw,nosuid,nodev,noexec,mode=1777,size=${SHM_BYTES}`), timings);
-      }
-      await step('writing pod files', () => {
-        writePodFile(pod.hostnamePath, `${plan.hostname}\n`);
-        writePodFile(pod.resolvConfPath, resolvConf(plan.config.dns_config, () => readHostFile('/etc/resolv.conf')));
-        if (pod.logDirectory) mkdirSync(pod.logDirectory, { recursive: true, mode: 0o755 });
-      });
-    };
-    const results = await Promise.allSettled([networkSide(), localSide()]);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    await step('writing pod files', () => {
-      writePodFile(pod.hostsPath, paths.net ? hostsFile(plan.hostname, pod.ips) : readHostFile('/etc/hosts'));
-    });
-  }
-
-  private networkRequest(pod: PodRecord): PodNetworkRequest {
-    return {
-      podId: pod.id,
-      name: pod.metadata.name,
-      namespace: pod.metadata.namespace,
-      uid: pod.metadata.uid,
-      netns: pod.namespacePaths.net ?? '',
-      portMappings: pod.portMappings.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol.toLowerCase(), hostIP: p.hostIp })),
-      annotations: pod.annotations,
-    };
-  }
-
   /**
    * StopPodSandbox: containers, the infra process, CNI DEL (retried), /dev/shm. An unknown ID
    * is already stopped. A DEL that keeps failing leaves the pod NOTREADY and the error
@@ -350,7 +274,7 @@ export class SandboxService {
     }
     // The network and /dev/shm do not depend on each other: tear both down at once.
     const [network, shm] = await Promise.allSettled([
-      pod.lifecycle.networkAttached ? this.detachNetwork(pod, log) : undefined,
+      pod.lifecycle.networkAttached ? this.steps.detachNetwork(pod, log) : undefined,
       pod.shmPath ? unmountAll([pod.shmPath]) : undefined,
     ]);
     if (network.status === 'rejected') throw network.reason;
@@ -362,20 +286,6 @@ export class SandboxService {
     log.info('pod sandbox stopped');
   }
 
-  private async detachNetwork(pod: PodRecord, log: Logger): Promise<void> {
-    const netnsPresent = !!pod.namespacePaths.net && mountPoints().has(pod.namespacePaths.net);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.deps.network.detach(this.networkRequest(pod), netnsPresent);
-        return;
-      } catch (err) {
-        if (attempt >= DEL_ATTEMPTS) throw new UnavailableError(`CNI DEL of pod ${pod.id} failed ${attempt} times: ${messageOf(err)}`, { cause: err });
-        log.warn({ err: messageOf(err), attempt }, 'CNI DEL failed; retrying');
-        await sleep(100 * attempt);
-      }
-    }
-  }
-
   /** RemovePodSandbox: stops if needed, then removes containers, namespaces, cgroup, files and the record. */
   async remove(idOrPrefix: string, log: Logger): Promise<void> {
     const pod = this.find(idOrPrefix);
@@ -385,7 +295,7 @@ export class SandboxService {
       const podLog = log.child({ pod: pod.id });
       await this.stopLocked(pod, podLog);
       await this.deps.containers.removePodContainers(pod.id);
-      await this.teardown(pod, podLog);
+      await this.steps.teardown(pod, podLog);
       this.table.delete(pod.id);
       this.pods.delete(pod.id);
       if (this.names.get(nameKey(pod.metadata)) === pod.id) this.names.delete(nameKey(pod.metadata));
@@ -393,17 +303,13 @@ export class SandboxService {
     });
   }
 
-  /** Undoes every step RunPodSandbox may have taken, in reverse; each is a no-op when its step never ran. */
-  private async teardown(pod: PodRecord, log: Logger): Promise<void> {
-    if (pod.namespacePaths.pid) await stopInfra(pod.namespacePaths.pid);
-    if (pod.lifecycle.networkAttached) {
-      await this.detachNetwork(pod, log);
-      pod.lifecycle.networkAttached = false;
-    }
-    if (pod.shmPath) await unmountAll([pod.shmPath]);
-    await unpinNamespaces(pod.namespacePaths);
-    await this.deps.cgroups.remove(pod.cgroupPath, pod.lifecycle.cgroupCreated);
-    rmSync(pod.lifecycle.podDir, { recursive: true, force: true });
+  /**
+   * At daemon stop: the private mount of the namespace directory goes once no pod has a
+   * namespace pinned below it (a pod that lives on keeps it, and the next start finds it).
+   */
+  async close(): Promise<void> {
+    const { nsDir } = this.deps.paths;
+    if (mountPoints().has(nsDir) && mountsBelow(nsDir).length === 0) await unmount(nsDir, { lazyFallback: true });
   }
 
   /** UpdatePodSandboxResources: the pod cgroup's limits change in place, serialized with the pod's stop and removal. */
@@ -430,30 +336,4 @@ export class SandboxService {
   podCidr(): string {
     return this.deps.store.setting('pod_cidr') ?? '';
   }
-}
-
-/**
- * Processes a killed daemon left working for a pod (CNI plugins mid-ADD) would race its
- * cleanup: wait, bounded, until none carries the pod's CNI_CONTAINERID.
- */
-async function waitForOrphans(podId: string): Promise<void> {
-  const marker = `CNI_CONTAINERID=${podId}`;
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    let busy = false;
-    for (const entry of readdirSync('/proc')) {
-      if (!/^[0-9]+$/.test(entry)) continue;
-      try {
-        if (readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(marker)) {
-          busy = true;
-          break;
-        }
-      } catch {
-        // exited or not ours to read
-      }
-    }
-    if (!busy) return;
-    await sleep(50);
-  }
-  throw new InternalError(`CNI plugins of pod ${podId} are still running after 15 s`);
 }

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { TestDaemon, makeTestDirs, removeTestDirs, type DaemonOptions, type TestDirs } from './daemon.js';
+import { TestDaemon, makeTestDirs, removeTestDirs, type TestDirs } from './daemon.js';
 import { TestRegistry } from './registry.js';
 import { buildImage, makeLayer, pushImage, type EntrySpec, type RuntimeConfig } from './oci-image.js';
 import { removeTestNetwork, writeTestNetwork, type TestNetwork } from './cni.js';
@@ -37,11 +37,15 @@ export class ContainerFixture {
 
   private constructor(readonly registry: TestRegistry, readonly dirs: TestDirs, readonly net: TestNetwork, public daemon: TestDaemon) {}
 
-  static async start(images: Record<string, RuntimeConfig>, daemonOptions: Pick<DaemonOptions, 'toml'> = {}): Promise<ContainerFixture> {
+  /**
+   * `images` are pushed to the registry and pulled; `opts.unpulled` only pushed. `opts.toml`
+   * is daemon configuration, or a function of the registry's host that makes it.
+   */
+  static async start(images: Record<string, RuntimeConfig>, opts: { unpulled?: Record<string, RuntimeConfig>; toml?: string | ((registryHost: string) => string) } = {}): Promise<ContainerFixture> {
     const registry = await TestRegistry.start();
     try {
       const base = await makeLayer(fullBusybox());
-      for (const [name, config] of Object.entries(images)) {
+      for (const [name, config] of Object.entries({ ...images, ...opts.unpulled })) {
         await pushImage(registry.host, `test/${name}`, 'v1', buildImage([base], { config }));
       }
     } catch (err) {
@@ -52,7 +56,8 @@ export class ContainerFixture {
     const net = writeTestNetwork({ confDir: dirs.cniConf, stateDir: dirs.base });
     let daemon: TestDaemon;
     try {
-      daemon = await TestDaemon.start({ dirs, ...daemonOptions });
+      const toml = typeof opts.toml === 'function' ? opts.toml(registry.host) : opts.toml;
+      daemon = await TestDaemon.start({ dirs, ...(toml !== undefined ? { toml } : {}) });
     } catch (err) {
       removeTestNetwork(net);
       removeTestDirs(dirs);

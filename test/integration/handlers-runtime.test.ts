@@ -29,11 +29,12 @@ before(async () => {
   ensureIdmapHelper();
   fx = await ContainerFixture.start({ plain: { Cmd: ['sleep', '1000'] } });
   // A second handler, RuntimeClass style: the same runc binary with a state root of its own,
-  // so where each container went shows in that root.
+  // so where each container went shows in that root; it takes crun's annotations and gives
+  // privileged containers no host devices.
   altRoot = join(fx.dirs.state, 'runc-alt');
   await fx.daemon.stop();
   // And one whose binary cannot run a container at all.
-  fx.daemon = await TestDaemon.start({ dirs: fx.dirs, toml: `[runtimes.runc-alt]\npath = "/usr/sbin/runc"\nroot = "${altRoot}"\n[runtimes.broken]\npath = "/bin/false"\n` });
+  fx.daemon = await TestDaemon.start({ dirs: fx.dirs, toml: `[runtimes.runc-alt]\npath = "/usr/sbin/runc"\nroot = "${altRoot}"\nallowed_annotations = ["run.oci."]\nprivileged_without_host_devices = true\n[runtimes.broken]\npath = "/bin/false"\n` });
   // The pods' root in a user namespace is an unprivileged ID on the node: it must walk to the state dir.
   chmodSync(fx.dirs.base, 0o711);
 });
@@ -87,6 +88,49 @@ describe('runtime handlers', () => {
       await fx.removePod(pod.id);
     }
     assert.deepEqual(runcList(altRoot), []);
+  });
+
+  it('leaves annotations a runtime acts on out of config.json unless the pod\'s handler allows them', async () => {
+    const pod = await fx.runPod();
+    const altPod = await runPodOn('runc-alt');
+    try {
+      const annotations = { 'run.oci.keep_original_groups': '1', 'example.com/note': 'kept' };
+      const specOf = async (p: typeof pod, name: string) => {
+        const id = await fx.run(p, 'plain', { metadata: { name }, annotations });
+        const status = await fx.client.runtime('ContainerStatus', { container_id: id, verbose: true });
+        assert.deepEqual(status.status?.annotations, annotations, 'the status reports the request\'s annotations');
+        return (JSON.parse(status.info!.info!) as { runtimeSpec: { annotations: Record<string, string> } }).runtimeSpec.annotations;
+      };
+      const plain = await specOf(pod, 'annotated');
+      assert.equal(plain['run.oci.keep_original_groups'], undefined);
+      assert.equal(plain['example.com/note'], 'kept');
+      const allowed = await specOf(altPod, 'annotated-alt');
+      assert.equal(allowed['run.oci.keep_original_groups'], '1');
+    } finally {
+      await fx.removePod(altPod.id);
+      await fx.removePod(pod.id);
+    }
+  });
+
+  it('gives a privileged container no host devices under a handler with privileged_without_host_devices', async () => {
+    const privileged = { linux: { security_context: { privileged: true } } };
+    const config = fx.podConfig(privileged);
+    const pod = { id: (await fx.client.runtime('RunPodSandbox', { config })).pod_sandbox_id!, config };
+    const altConfig = fx.podConfig(privileged);
+    const altPod = { id: (await fx.client.runtime('RunPodSandbox', { config: altConfig, runtime_handler: 'runc-alt' })).pod_sandbox_id!, config: altConfig };
+    try {
+      const devices = async (p: typeof pod, name: string) => {
+        const id = await fx.run(p, 'plain', { metadata: { name }, linux: { security_context: { privileged: true } } });
+        return (await fx.exec(id, ['ls', '/dev'])).stdout.split('\n');
+      };
+      assert.ok((await devices(pod, 'with-devices')).includes('loop0'), 'a privileged container sees the node\'s devices');
+      const alt = await devices(altPod, 'without-devices');
+      assert.ok(!alt.includes('loop0') && !alt.includes('kmsg'), alt.join(' '));
+      assert.ok(alt.includes('null'), 'the runtime\'s default devices are still there');
+    } finally {
+      await fx.removePod(altPod.id);
+      await fx.removePod(pod.id);
+    }
   });
 
   it('refuses an unknown handler with INVALID_ARGUMENT naming the handlers there are', async () => {

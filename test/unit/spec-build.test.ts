@@ -124,6 +124,38 @@ test('privileged: the daemon\'s own capabilities, host devices, no masked paths,
   assert.ok(!sys.options.includes('ro') && sys.options.includes('rw'));
 });
 
+test('privileged under a handler with privileged_without_host_devices: no host devices, device access only as requested', () => {
+  const hostDevices = [{ hostPath: '/dev/loop0', containerPath: '/dev/loop0', permissions: 'rwm', type: 'b' as const, major: 7, minor: 0, fileMode: 0o660, uid: 0, gid: 6 }];
+  const fuse = { hostPath: '/dev/fuse', containerPath: '/dev/fuse', permissions: 'rw', type: 'c' as const, major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 };
+  const { spec } = buildSpec(input(container({}, { privileged: true }), {
+    hostDevices, devices: [fuse], pod: { ...input(container()).pod, config: podConfig(true) },
+    handler: { recursiveReadOnlyMounts: false, privilegedWithoutHostDevices: true },
+  }));
+  assert.deepEqual(spec.process.capabilities.bounding, DEFAULTS.daemonCapabilities, 'still privileged otherwise');
+  assert.deepEqual(spec.linux.devices.map((d) => d.path), ['/dev/fuse']);
+  assert.deepEqual(spec.linux.resources.devices, [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' }]);
+});
+
+test('annotations a runtime acts on reach config.json only when the handler allows them; kubelet\'s pass', () => {
+  const annotations = {
+    'run.oci.keep_original_groups': '1', 'run.oci.handler': 'krun', 'org.systemd.property.TimeoutStopUSec': 'uint64 1',
+    'module.wasm.image/variant': 'compat', 'io.kubernetes.container.hash': 'abc', 'example.com/note': 'x',
+  };
+  const build = (allowed: string[]) => buildSpec(input(container({ annotations }), { handler: { recursiveReadOnlyMounts: false, allowedAnnotations: allowed } }));
+  const none = build([]);
+  assert.deepEqual(Object.keys(none.spec.annotations).filter((k) => !k.startsWith('io.kubernetes.cri.')).sort(), ['example.com/note', 'io.kubernetes.container.hash']);
+  assert.equal(none.warnings.filter((w) => /allowed_annotations/.test(w)).length, 4);
+  const crun = build(['run.oci.']);
+  assert.equal(crun.spec.annotations['run.oci.keep_original_groups'], '1');
+  assert.equal(crun.spec.annotations['run.oci.handler'], 'krun');
+  assert.equal(crun.spec.annotations['org.systemd.property.TimeoutStopUSec'], undefined);
+  const one = build(['run.oci.keep_original_groups']);
+  assert.deepEqual(Object.keys(one.spec.annotations).filter((k) => k.startsWith('run.oci.')), ['run.oci.keep_original_groups']);
+  // The runtime's own keys are runcri's to set, whatever the request says.
+  const spoof = buildSpec(input(container({ annotations: { 'io.kubernetes.cri.sandbox-id': 'other' } })));
+  assert.equal(spoof.spec.annotations['io.kubernetes.cri.sandbox-id'], 'pid');
+});
+
 test('a privileged container in an unprivileged pod is refused', () => {
   assert.throws(() => buildSpec(input(container({}, { privileged: true }))), /privileged pod/);
 });

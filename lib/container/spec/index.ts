@@ -6,7 +6,8 @@ import { planNamespaces } from './namespaces.js';
 import { processArgs, processCwd, processEnv } from './process.js';
 import { oomScoreAdj, ociResources } from './resources.js';
 import { capabilities, lsmWarnings, seccompChoice, seccompSpec } from './security.js';
-import type { PodContext, ResolvedDevice, SpecInput, SpecResult } from './types.js';
+import type { ResolvedDevice, SpecInput, SpecResult } from './types.js';
+import { containerCgroupsPath } from '../../cgroups/index.js';
 import { resolveUser } from './user.js';
 
 export { seccompChoice, type SeccompChoice } from './security.js';
@@ -27,6 +28,7 @@ export function buildSpec(input: SpecInput): SpecResult {
     throw new InvalidArgumentError('a privileged container needs a privileged pod sandbox');
   }
   const warnings = lsmWarnings(sc);
+  const annotations = allowedAnnotations(container.annotations, input.handler?.allowedAnnotations ?? [], warnings);
   const user = resolveUser(sc, image.User, input.identity);
   const caps = capabilities(sc, defaults.capabilities, defaults.daemonCapabilities);
   const ns = planNamespaces(sc?.namespace_options, pod, input.targetPid);
@@ -44,8 +46,9 @@ export function buildSpec(input: SpecInput): SpecResult {
   });
   const resources = ociResources(container.linux?.resources, { pidsLimit: defaults.pidsLimit, cgroupV2: defaults.cgroupV2 });
   const requested = input.devices.map(deviceNode);
-  const devices = privileged ? mergeDevices(input.hostDevices.map(deviceNode), requested) : requested;
-  resources.devices = privileged
+  const hostDevices = privileged && !input.handler?.privilegedWithoutHostDevices;
+  const devices = hostDevices ? mergeDevices(input.hostDevices.map(deviceNode), requested) : requested;
+  resources.devices = hostDevices
     ? [{ allow: true, access: 'rwm' }]
     : [{ allow: false, access: 'rwm' }, ...input.devices.map(deviceRule)];
   const oomAdj = oomScoreAdj(container.linux?.resources, defaults.oomRestriction);
@@ -69,7 +72,7 @@ export function buildSpec(input: SpecInput): SpecResult {
     ...(ns.ownUts && pod.config.hostname ? { hostname: pod.config.hostname } : {}),
     mounts,
     annotations: {
-      ...container.annotations,
+      ...annotations,
       'io.kubernetes.cri.container-type': 'container',
       'io.kubernetes.cri.container-name': container.metadata?.name ?? '',
       'io.kubernetes.cri.sandbox-id': pod.id,
@@ -78,7 +81,7 @@ export function buildSpec(input: SpecInput): SpecResult {
       namespaces: ns.namespaces,
       ...(pod.userNamespace ? { uidMappings: pod.userNamespace.uidMappings.map((m) => ({ ...m })), gidMappings: pod.userNamespace.gidMappings.map((m) => ({ ...m })) } : {}),
       resources,
-      cgroupsPath: cgroupsPath(pod, input.containerId, defaults.cgroupDriver),
+      cgroupsPath: containerCgroupsPath(defaults.cgroupDriver, pod.cgroupParent, input.containerId),
       devices,
       ...(Object.keys(sysctl).length > 0 ? { sysctl } : {}),
       ...(seccomp ? { seccomp } : {}),
@@ -92,6 +95,31 @@ export function buildSpec(input: SpecInput): SpecResult {
   // CDI edits come last, over everything else, as CDI prescribes.
   const withCdi = applyCdiEdits(spec, user, input.cdi);
   return { spec: withCdi.spec, user: withCdi.user, volumeDirs, warnings, stopSignal: stopSignal(container.stop_signal, image.StopSignal) };
+}
+
+/**
+ * Annotation prefixes the OCI runtimes act on (crun's `run.oci.*` can change a container's
+ * groups, hooks, seccomp handling, even what runs it; runc's and crun's systemd properties
+ * and CRIU settings; the wasm handler switch). The same list cri-o keeps.
+ */
+export const RUNTIME_ANNOTATIONS = ['run.oci.', 'module.wasm.image/variant', 'org.systemd.property.', 'org.criu.config', 'bundle'];
+
+/**
+ * The request's annotations as config.json may carry them: one the runtime acts on is kept
+ * only when the handler's `allowed_annotations` holds it or a prefix of it (`run.oci.` allows
+ * every crun annotation); kubelet's own annotations, which no runtime reads, pass.
+ */
+export function allowedAnnotations(requested: Record<string, string>, allowed: readonly string[], warnings: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(requested)) {
+    const interpreted = RUNTIME_ANNOTATIONS.some((p) => key.startsWith(p));
+    if (interpreted && !allowed.some((a) => key.startsWith(a))) {
+      warnings.push(`annotation ${key} is not in the runtime handler's allowed_annotations; it is left out of the container's OCI config`);
+      continue;
+    }
+    out[key] = value;
+  }
+  return out;
 }
 
 function deviceNode(d: ResolvedDevice): OciDevice {
@@ -124,12 +152,6 @@ function sysctls(requested: Record<string, string>, hostNetwork: boolean, hostIp
     }
   }
   return { ...requested };
-}
-
-function cgroupsPath(pod: PodContext, containerId: string, driver: 'cgroupfs' | 'systemd'): string {
-  if (driver === 'systemd') return `${pod.cgroupParent || 'system.slice'}:runcri:${containerId}`;
-  const parent = pod.cgroupParent || '/runcri';
-  return `${parent.replace(/\/$/, '')}/runcri-${containerId}`;
 }
 
 /** The stop signal: the request's, else the image's STOPSIGNAL, else SIGTERM. */

@@ -90,8 +90,14 @@ export interface SpecInput {
   localhostSeccomp?: OciSeccomp;
   /** PID of the target container's init, for a TARGET pid namespace. */
   targetPid?: number;
-  /** What the pod's runtime handler was found to support. */
-  handler?: { recursiveReadOnlyMounts: boolean };
+  /** What the pod's runtime handler was found to support, and its settings that shape a spec. */
+  handler?: {
+    recursiveReadOnlyMounts: boolean;
+    /** Runtime-interpreted annotations (or prefixes of them) the handler may receive. */
+    allowedAnnotations?: string[];
+    /** Privileged containers get no host devices and no blanket device access (containerd's setting). */
+    privilegedWithoutHostDevices?: boolean;
+  };
   /** The edits of the request's CDI devices, resolved on the host (lib/cdi). */
   cdi?: CdiEdits;
 }
