@@ -6,6 +6,7 @@
 import { constants as osConstants } from 'node:os';
 import { NotFoundError } from '../../lib/errors/index.js';
 import type { ContainerRuntimes } from '../../lib/container/index.js';
+import { seededRandom } from './random.js';
 import type { Attachment, ContainerCreateRequest, ExecProcess, ExecSyncRequest, ExecSyncResult, ExitStatus, HandlerPolicy, OciRuntime, OciSpec, RuntimeState } from '../../lib/oci/index.js';
 
 interface FakeContainer {
@@ -15,18 +16,6 @@ interface FakeContainer {
   exit?: { code: number; at: bigint };
 }
 
-/** A small deterministic generator (mulberry32), so a failing seed can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class FakeOciRuntime implements OciRuntime {
   readonly containers = new Map<string, FakeContainer>();
   /** Every call, in order: `kill:ID:SIGNAL`, `delete:ID`, … */
@@ -34,7 +23,7 @@ export class FakeOciRuntime implements OciRuntime {
   onExit: (id: string) => void = () => undefined;
   private nextPid = 1000;
 
-  constructor(private readonly random: () => number = Math.random) {}
+  constructor(private readonly random: () => number = seededRandom(1)) {}
 
   private delay(): Promise<void> {
     return new Promise((r) => setTimeout(r, Math.floor(this.random() * 5)));

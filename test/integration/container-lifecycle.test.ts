@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { expectCode } from '../helpers/cri-client.js';
 import { mountsBelow } from '../helpers/system.js';
+import { lostBytes, planExecs } from '../helpers/exec-workload.js';
+import { testSeed } from '../helpers/random.js';
 import { ContainerFixture } from '../helpers/container-fixture.js';
 
 let fx: ContainerFixture;
@@ -333,6 +335,15 @@ describe('ExecSync', () => {
       .map((l) => l.trim().split(/\s+/))
       .filter(([ppid, stat]) => stat?.startsWith('Z') && parents.has(ppid!));
     assert.deepEqual(zombies, []);
+  });
+
+  it('answers 1,000 concurrent ExecSync calls with every byte each one printed (seeded)', async () => {
+    const seed = testSeed(1_000);
+    const id = await fx.run(pod, 'plain', { metadata: { name: 'exec-bytes' } });
+    const plans = planExecs(1000, seed);
+    const answers = await Promise.all(plans.map((p) => fx.exec(id, p.cmd, 60)));
+    const wrong = plans.map((p, i) => ({ i, lost: lostBytes(p, answers[i]!) })).filter((w) => w.lost > 0);
+    assert.deepEqual(wrong, [], `seed ${seed}: calls with lost bytes (RUNCRI_TEST_SEED=${seed} replays them)`);
   });
 
   it('refuses a container that is not running', async () => {

@@ -14,7 +14,8 @@ import type { PodRecord } from '../../lib/sandbox/index.js';
 import { StateStore } from '../../lib/state/index.js';
 import type { LayerStore } from '../../lib/storage/index.js';
 import { container, podConfig } from '../helpers/cri-config.js';
-import { FakeOciRuntime, FakeRuntimes, seededRandom } from '../helpers/fake-oci-runtime.js';
+import { FakeOciRuntime, FakeRuntimes } from '../helpers/fake-oci-runtime.js';
+import { seededRandom } from '../helpers/random.js';
 
 const base = mkdtempSync(join(tmpdir(), 'runcri-lifecycle-'));
 after(() => rmSync(base, { recursive: true, force: true }));
