@@ -47,20 +47,20 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     // Unpacking is CPU-bound: more workers than cores would only take turns.
     const storage = new Storage(config.root, { log: log.child({ module: 'storage' }), unpackWorkers: Math.min(availableParallelism(), config.image.max_concurrent_downloads) });
     const events = new ContainerEventBus({ capacity: 1000, log: log.child({ module: 'events' }), onDrop: () => metrics.eventDropped() });
-    const handlers = new RuntimeHandlers({ config, paths, log: log.child({ module: 'handlers' }) });
+    const runtimeHandlers = new RuntimeHandlers({ config, paths, log: log.child({ module: 'handlers' }) });
     const oomRestriction = detectOomScoreRestriction(config.runtime.restrict_oom_score_adj);
     // In dependency order: a pod's stop and removal take its containers along, and a
     // container's creation reads its pod.
-    const containers = new ContainerLifecycle({ config, paths, store, log: log.child({ module: 'container' }), storage, oomRestriction, runtimes: handlers, events, metrics });
+    const containers = new ContainerLifecycle({ config, paths, store, log: log.child({ module: 'container' }), storage, oomRestriction, runtimes: runtimeHandlers, events, metrics });
     const images = new ImageService({ config, state: store, storage, log: log.child({ module: 'image' }), metrics });
-    const pods = new SandboxService({ config, paths, store, log, network, cgroups: new CgroupManager(hostCgroupLayout()), handlers, containers, images, storage });
+    const pods = new SandboxService({ config, paths, store, log, network, cgroups: new CgroupManager(hostCgroupLayout()), runtimeHandlers, containers, images, storage });
     const services: Services = {
       config,
       version: packageVersion(),
       log,
       store,
       oomRestriction,
-      runtimeReadiness: () => handlers.readiness(),
+      runtimeReadiness: () => runtimeHandlers.readiness(),
       network,
       pods,
       storage,
@@ -69,7 +69,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       containerCreator: containers.creator({ pods, images }),
       metrics,
       events,
-      handlers,
+      runtimeHandlers,
       streaming: new StreamingService({ config, log, lookups: streamingLookups(containers, pods) }),
       stats: new StatsService({
         cgroups: new CgroupManager(hostCgroupLayout()), metrics, events, includedPodMetrics: config.metrics.included_pod_metrics,
@@ -82,7 +82,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     listener = await listenOnSocket(config.socket, server.grpc, log);
     await storage.init();
     // Each handler runs a probe container: that overlaps with recovery.
-    const probing = handlers.probe();
+    const probing = runtimeHandlers.probe();
     // Awaited below; a recovery failure first must not leave it an unhandled rejection.
     probing.catch(() => undefined);
     await services.images.recover();
@@ -98,7 +98,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       services,
       stop: async () => {
         services.images.stop();
-        handlers.close();
+        runtimeHandlers.close();
         await services.streaming.stop();
         // open GetContainerEvents streams would otherwise hold shutdown for the whole grace period
         events.close();

@@ -49,7 +49,7 @@ export interface Services {
   /** The Prometheus registry every module records into. */
   metrics: MetricsRecorder;
   /** The configured runtime handlers, what each can do here, and their OCI runtime drivers. */
-  handlers: RuntimeHandlers;
+  runtimeHandlers: RuntimeHandlers;
   /** Exec, Attach and PortForward: the streaming server and its tokens (lib/streaming). */
   streaming: StreamingService;
 }

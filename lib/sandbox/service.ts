@@ -38,7 +38,7 @@ export interface SandboxDeps {
   /** Takes a pod's containers along when it stops and when it is removed. */
   containers: PodContainersHook;
   /** Whether the pod's handler can run here (and run user-namespaced pods), and its runtime for an infra container. */
-  handlers: Pick<RuntimeHandlers, 'require' | 'runtime'>;
+  runtimeHandlers: Pick<RuntimeHandlers, 'require' | 'runtime'>;
   /** Where an infra image comes from and goes (`runtime.infra_image`). */
   images: Pick<ImageService, 'resolve' | 'pull'>;
   storage: Pick<Storage, 'createContainerRootfs' | 'removeContainerRootfs'>;
@@ -146,7 +146,7 @@ export class SandboxService {
   /** RunPodSandbox: returns the new pod's ID once it is ready; on failure nothing is left behind. */
   async run(req: RunPodSandboxRequest__Output, parentLog: Logger): Promise<string> {
     const plan = planPod(req, this.deps.config);
-    const handler = this.deps.handlers.require(plan.runtimeHandler);
+    const handler = this.deps.runtimeHandlers.require(plan.runtimeHandler);
     if (plan.userNamespace && !handler.features.userNamespaces) {
       throw new FailedPreconditionError(`runtime handler "${handler.name}" cannot run pods in a user namespace on this node: ${handler.usernsProblem}`);
     }

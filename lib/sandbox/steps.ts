@@ -25,7 +25,7 @@ export interface PodStepsDeps {
   log: Logger;
   network: CniNetwork;
   cgroups: CgroupManager;
-  handlers: Pick<RuntimeHandlers, 'runtime'>;
+  runtimeHandlers: Pick<RuntimeHandlers, 'runtime'>;
   images: Pick<ImageService, 'resolve' | 'pull'>;
   storage: Pick<Storage, 'createContainerRootfs' | 'removeContainerRootfs'>;
   /** Writes the pod's record, so a crash between steps leaves what is needed to undo them. */
@@ -64,7 +64,7 @@ export class PodSteps {
 
   constructor(private readonly deps: PodStepsDeps) {
     this.infra = new InfraContainers({
-      image: deps.config.runtime.infra_image, images: deps.images, storage: deps.storage, runtimeOf: (handler) => deps.handlers.runtime(handler),
+      image: deps.config.runtime.infra_image, images: deps.images, storage: deps.storage, runtimeOf: (handler) => deps.runtimeHandlers.runtime(handler),
       paths: deps.paths, cgroupDriver: deps.config.cgroup_driver, log: deps.log.child({ module: 'infra' }),
     });
   }

@@ -13,8 +13,8 @@ export function runtimeStatus(req: StatusRequest__Output, ctx: CallContext): Sta
   const { services } = ctx;
   const runtime = services.runtimeReadiness();
   const network = services.network.status();
-  const handlers = services.handlers.list();
-  const defaultName = services.handlers.defaultName();
+  const handlers = services.runtimeHandlers.list();
+  const defaultName = services.runtimeHandlers.defaultName();
   const response: StatusResponse = {
     status: {
       conditions: [
