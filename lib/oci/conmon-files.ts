@@ -84,6 +84,8 @@ export class ConmonFiles {
 
   private readExit(id: string): ExitStatus | undefined {
     const exitFile = this.exitFile(id);
+    // Looked at by every read of a running container: a stat, not a failed open.
+    if (!existsSync(exitFile)) return undefined;
     const text = readIfExists(exitFile)?.trim();
     // Absent, or empty while conmon is still writing it (the exit watcher fires again).
     if (!text) return undefined;

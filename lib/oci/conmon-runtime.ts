@@ -209,7 +209,10 @@ export class ConmonRuntime implements OciRuntime {
     try {
       mkdirSync(this.opts.execDir, { recursive: true, mode: 0o700 });
       const dir = mkdtempSync(join(this.opts.execDir, 'x'));
-      proc = new ExecProcess({ containerId: id, runtimePath: this.opts.runtimePath, runtimeRoot: this.opts.runtimeRoot, process, dir, ptyHelper: this.opts.ptyHelper });
+      proc = new ExecProcess({
+        containerId: id, runtimePath: this.opts.runtimePath, runtimeRoot: this.opts.runtimeRoot, process, dir,
+        ptyHelper: this.opts.ptyHelper, noStdin: req.noStdin === true,
+      });
     } catch (err) {
       release();
       throw err;
@@ -219,7 +222,7 @@ export class ConmonRuntime implements OciRuntime {
   }
 
   async execSync(id: string, req: ExecSyncRequest): Promise<ExecSyncResult> {
-    const proc = await this.exec(id, { cmd: req.cmd, tty: false, holdSlot: 'until-exit', ...(req.signal ? { signal: req.signal } : {}) });
+    const proc = await this.exec(id, { cmd: req.cmd, tty: false, noStdin: true, holdSlot: 'until-exit', ...(req.signal ? { signal: req.signal } : {}) });
     return collectExec(proc, req);
   }
 }

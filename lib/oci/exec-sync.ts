@@ -29,7 +29,6 @@ class CappedBuffer {
 export async function collectExec(proc: ExecProcess, req: ExecSyncRequest): Promise<ExecSyncResult> {
   const stdout = new CappedBuffer(req.outputCap);
   const stderr = new CappedBuffer(req.outputCap);
-  proc.stdin.end();
   proc.stdout.on('data', (d: Buffer) => stdout.push(d));
   proc.stderr?.on('data', (d: Buffer) => stderr.push(d));
   let timedOut = false;

@@ -26,6 +26,8 @@ export interface ExecLaunch {
   dir: string;
   /** runcri's pseudo-terminal helper (native/pty-exec), needed when `process.terminal`. */
   ptyHelper?: string;
+  /** Without input the process reads end of file at once (no pipe is made for it). */
+  noStdin?: boolean;
 }
 
 /** The process spec of an exec: the container's own user, environment, cwd and limits, with new args. */
@@ -50,7 +52,8 @@ const START_FAILURE_TAIL = 4096;
  * sets the outer terminal's size; the kernel's SIGWINCH makes runc copy it to the console.
  */
 export class ExecProcess {
-  readonly stdin: Writable;
+  /** Null when launched with `noStdin`. */
+  readonly stdin: Writable | null;
   readonly stdout: Readable;
   /** Null with a tty: the terminal merges both outputs. */
   readonly stderr: Readable | null;
@@ -75,13 +78,13 @@ export class ExecProcess {
       // The helper's own complaints, if any: the terminal carries runc's and the process's.
       this.child.stderr!.on('data', (d: Buffer) => this.remember(d));
     } else {
-      this.child = spawn(launch.runtimePath, runcArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
+      this.child = spawn(launch.runtimePath, runcArgs, { stdio: [launch.noStdin ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
       this.resizes = null;
       this.stderr = this.child.stderr!;
     }
-    this.stdin = this.child.stdin!;
+    this.stdin = this.child.stdin;
     this.stdout = this.child.stdout!;
-    this.stdin.on('error', () => undefined); // the process may exit before reading all its input
+    this.stdin?.on('error', () => undefined); // the process may exit before reading all its input
     // A failure to start is reported on stderr, or with a tty on the terminal.
     (this.stderr ?? this.stdout).on('data', (d: Buffer) => this.remember(d));
     this.exited = this.waitForEnd();
@@ -111,27 +114,34 @@ export class ExecProcess {
    */
   private async outputRead(): Promise<void> {
     const pipes = [this.stdout, ...(this.stderr ? [this.stderr] : [])];
-    const settled = new AbortController();
-    const quiet = async (): Promise<void> => {
-      const { signal } = settled;
-      await sleep(OUTPUT_GRACE_MS, undefined, { signal });
-      const cutOff = Date.now() + OUTPUT_LIMIT_MS - OUTPUT_GRACE_MS;
-      const received = () => pipes.reduce((n, p) => n + ((p as Readable & { bytesRead?: number }).bytesRead ?? 0), 0);
-      while (!signal.aborted) {
-        const before = received();
-        await nextTurn();
-        // A reader that is behind (paused, or bytes still buffered): nothing is lost by waiting for it.
-        if (pipes.some((p) => p.readableLength > 0 || p.readableFlowing === false)) {
-          await sleep(10, undefined, { signal });
-          continue;
-        }
-        if (received() === before || Date.now() > cutOff) return;
-      }
-    };
-    await Promise.race([Promise.all(pipes.map(endOf)), quiet().catch(() => undefined)]);
-    settled.abort();
+    const ended = Promise.all(pipes.map(endOf)).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), OUTPUT_GRACE_MS); });
+    const endedFirst = await Promise.race([ended, grace]);
+    clearTimeout(timer);
+    if (!endedFirst) {
+      const state = { settled: false };
+      await Promise.race([ended, this.untilQuiet(pipes, state)]);
+      state.settled = true;
+    }
     for (const p of pipes) p.destroy();
     this.resizes?.destroy();
+  }
+
+  /** Resolves once a whole turn of the event loop brought the pipes nothing (or the cut-off passed), with no reader behind. */
+  private async untilQuiet(pipes: Readable[], state: { settled: boolean }): Promise<void> {
+    const cutOff = Date.now() + OUTPUT_LIMIT_MS - OUTPUT_GRACE_MS;
+    const received = () => pipes.reduce((n, p) => n + ((p as Readable & { bytesRead?: number }).bytesRead ?? 0), 0);
+    while (!state.settled) {
+      const before = received();
+      await nextTurn();
+      // A reader that is behind (paused, or bytes still buffered): nothing is lost by waiting for it.
+      if (pipes.some((p) => p.readableLength > 0 || p.readableFlowing === false)) {
+        await sleep(10);
+        continue;
+      }
+      if (received() === before || Date.now() > cutOff) return;
+    }
   }
 
   private remember(chunk: Buffer): void {

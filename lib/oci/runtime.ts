@@ -30,6 +30,8 @@ export type ExitStatus =
 export interface ExecRequest {
   cmd: string[];
   tty: boolean;
+  /** The process gets no input: it reads end of file at once. */
+  noStdin?: boolean;
   /**
    * How long the exec holds one of the runtime's exec slots: an ExecSync until it ends (a
    * burst of probes never has more runc processes alive than there are slots), a streaming

@@ -20,9 +20,10 @@ export async function runExecSession(target: { id: string; exec(cmd: string[], t
     proc.kill();
   };
   streams.gone.addEventListener('abort', onGone, { once: true });
-  if (streams.stdin) streams.stdin.pipe(proc.stdin);
+  const input = proc.stdin;
+  if (streams.stdin && input) streams.stdin.pipe(input);
   // Without a tty, no stdin means EOF at once (like </dev/null); with one, the terminal stays open.
-  else if (!req.tty) proc.stdin.end();
+  else if (!req.tty) input?.end();
   if (streams.stdout) proc.stdout.pipe(streams.stdout, { end: false });
   else proc.stdout.resume();
   if (proc.stderr) {
@@ -32,7 +33,7 @@ export async function runExecSession(target: { id: string; exec(cmd: string[], t
   streams.onResize((size) => proc.resize(size));
   const outcome = await proc.exited;
   streams.gone.removeEventListener('abort', onGone);
-  streams.stdin?.unpipe(proc.stdin);
+  if (input) streams.stdin?.unpipe(input);
   if (!streams.gone.aborted) await streams.finish(outcome);
 }
 

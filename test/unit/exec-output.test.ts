@@ -27,7 +27,7 @@ function launch(runtimePath: string): ExecProcess {
 function collect(proc: ExecProcess): { out: () => string; err: () => string; exited: Promise<ExecOutcome> } {
   let out = '';
   let err = '';
-  proc.stdin.end();
+  proc.stdin!.end();
   proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   return { out: () => out, err: () => err, exited: proc.exited };
@@ -64,7 +64,7 @@ test('an exec answers once a process it left behind has held the pipes quiet for
 
 test('a slow reader loses nothing: the pipes are drained before the exec answers', async () => {
   const proc = launch(fakeRuntime('bulk', 'head -c 1000000 /dev/zero | tr "\\0" x'));
-  proc.stdin.end();
+  proc.stdin!.end();
   proc.stderr!.resume();
   let bytes = 0;
   // A client that takes 30 ms per chunk, long after the runtime has exited: the pipe's backpressure holds the rest.

@@ -44,7 +44,7 @@ test('a tty exec ends its terminal input at the client\'s end of input, and the 
   proc.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
   proc.resize({ width: 10, height: 5 });
   proc.resize({ width: 120, height: 40 });
-  proc.stdin.end('one\ntwo\n');
+  proc.stdin!.end('one\ntwo\n');
   assert.deepEqual(await proc.exited, { exitCode: 4 });
   assert.match(output, /got one\r?\n/);
   assert.match(output, /got two\r?\n/);
