@@ -3,6 +3,7 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CriClient } from './cri-client.js';
+import { ensureNativeHelper } from './native.js';
 import { unmountBelow } from './system.js';
 import { DAEMON_NODE_FLAGS } from '../../lib/cli/node-flags.js';
 
@@ -46,6 +47,8 @@ export class TestDaemon {
   }
 
   static async start(options: DaemonOptions = {}): Promise<TestDaemon> {
+    // The daemon finds its helpers at start: an exec with a tty needs this one.
+    ensureNativeHelper('pty-exec');
     const dirs = options.dirs ?? makeTestDirs();
     writeFileSync(dirs.configFile, options.toml ?? '');
     const args = [

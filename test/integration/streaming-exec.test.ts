@@ -5,7 +5,6 @@ import { readFileSync, readdirSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { ContainerFixture } from '../helpers/container-fixture.js';
 import { expectCode } from '../helpers/cri-client.js';
-import { ensureNativeHelper } from '../helpers/native.js';
 import { spdyCommand, spdyConnect, wsCommand, upgradeRequest } from '../helpers/streaming-client.js';
 
 let fx: ContainerFixture;
@@ -13,7 +12,6 @@ let pod: { id: string; config: import('../../lib/generated/runtime/v1/PodSandbox
 let ctr: string;
 
 before(async () => {
-  ensureNativeHelper('pty-exec');
   fx = await ContainerFixture.start({ sleeper: { Cmd: ['sleep', '3600'], Env: ['FROM_IMAGE=yes'], WorkingDir: '/srv' } });
   pod = await fx.runPod();
   ctr = await fx.run(pod, 'sleeper');
