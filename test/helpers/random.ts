@@ -1,13 +1,9 @@
-/** A small deterministic generator (mulberry32), so a failing seed can be replayed. */
+import { Rng } from './fuzz.js';
+
+/** Floats in [0, 1) from the suite's seeded generator, so a failing seed can be replayed. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Rng(seed);
+  return () => rng.u32() / 0x100000000;
 }
 
 /** The seed of a seeded test or benchmark: RUNCRI_TEST_SEED when set (to replay a failure), else `fallback`. */
