@@ -22,12 +22,19 @@ const SEND_BUFFER_LIMIT = 1024 * 1024;
  * is paced by the socket: when a consumer stops reading, the whole connection's socket is
  * paused (SPDY windows are not used: Go's peer never sends WINDOW_UPDATE).
  */
+/**
+ * Bytes a stream holds for its consumer before the connection's socket is paused. Pausing is
+ * expensive (the peer's TCP window closes and reopens a round trip later), so a stream
+ * buffers a few frames' worth rather than Node's 16 KiB default.
+ */
+const STREAM_READ_BUFFER = 1024 * 1024;
+
 export class SpdyStream extends Duplex {
   private remoteFin = false;
   private localFin = false;
 
   constructor(private readonly session: SpdySession, readonly id: number, readonly headers: SpdyHeaders) {
-    super({ allowHalfOpen: true });
+    super({ allowHalfOpen: true, readableHighWaterMark: STREAM_READ_BUFFER });
     // A stream that fails is also closed, and every user watches 'close'; an unwatched
     // 'error' must not take the daemon down.
     this.on('error', () => undefined);

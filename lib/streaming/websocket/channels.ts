@@ -46,11 +46,17 @@ export class ChannelWriter extends Writable {
 }
 
 /** The client's bytes on one channel; a full reader pauses the whole socket until read. */
+/**
+ * Bytes a channel holds for its consumer before the WebSocket's socket is paused: pausing
+ * closes the peer's TCP window, and reopening it costs a round trip per pause.
+ */
+const CHANNEL_READ_BUFFER = 1024 * 1024;
+
 export class ChannelReader extends Readable {
   private blocked = false;
 
   constructor(private readonly conn: WsConnection) {
-    super();
+    super({ highWaterMark: CHANNEL_READ_BUFFER });
     this.on('error', () => undefined);
   }
 
