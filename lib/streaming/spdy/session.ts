@@ -27,7 +27,7 @@ const SEND_BUFFER_LIMIT = 1024 * 1024;
  * expensive (the peer's TCP window closes and reopens a round trip later), so a stream
  * buffers a few frames' worth rather than Node's 16 KiB default.
  */
-const STREAM_READ_BUFFER = 1024 * 1024;
+const STREAM_READ_BUFFER = 256 * 1024;
 
 export class SpdyStream extends Duplex {
   private remoteFin = false;

@@ -50,7 +50,7 @@ export class ChannelWriter extends Writable {
  * Bytes a channel holds for its consumer before the WebSocket's socket is paused: pausing
  * closes the peer's TCP window, and reopening it costs a round trip per pause.
  */
-const CHANNEL_READ_BUFFER = 1024 * 1024;
+const CHANNEL_READ_BUFFER = 256 * 1024;
 
 export class ChannelReader extends Readable {
   private blocked = false;
