@@ -12,6 +12,7 @@ export { xattrVerdict } from './xattr-policy.js';
 export { removeTree } from './remove-tree.js';
 export { UnpackPool, type UnpackLease } from './unpack-pool.js';
 export { compressionOf, decompressor, type Compression } from './decompress.js';
+export { TarFileWriter, tarHeader, tarPadding, TAR_END, type TarHeaderFields, type TarMemberType } from './tar-writer.js';
 export type { Rootfs, RootfsRequest } from './rootfs.js';
 
 export interface StorageOptions {
