@@ -11,7 +11,9 @@ import { CTL_REOPEN_LOGS, ConmonAttachment, type Attachment } from './attach.js'
 import type { ConmonFiles } from './conmon-files.js';
 import { ExecProcess, execProcessSpec } from './exec.js';
 import { collectExec } from './exec-sync.js';
-import type { ContainerCreateRequest, ExecRequest, ExecSyncRequest, ExecSyncResult, ExitStatus, OciRuntime, RuntimeState } from './runtime.js';
+import { checkpointArgs, restoreConmonArgs, restoreLogTail, type CheckpointRequest } from './checkpoint.js';
+import { checkpointSupportCache, type CheckpointSupport, type CheckpointSupportCache } from './criu.js';
+import type { ContainerCreateRequest, ContainerRestoreRequest, ExecRequest, ExecSyncRequest, ExecSyncResult, ExitStatus, OciRuntime, RuntimeState } from './runtime.js';
 import { runtimeSignal } from './signals.js';
 import { syncMessages, type SyncMessage } from './sync-pipe.js';
 import type { OciProcess, OciResources, OciSpec } from './types.js';
@@ -30,9 +32,13 @@ export interface ConmonRuntimeOptions {
   /** runcri's pseudo-terminal helper; without it an exec with a tty is refused. */
   ptyHelper: string | undefined;
   log: Logger;
+  /** Where checkpoint support is found once per runtime binary (default: the daemon's one cache). */
+  checkpointSupport?: CheckpointSupportCache;
 }
 
 const RUNTIME_TIMEOUT_MS = 60_000;
+/** A dump writes every page of the container's memory: it gets longer than other runtime calls. */
+const CHECKPOINT_TIMEOUT_MS = 10 * 60_000;
 /** How long ReopenContainerLog waits for conmon to create the new log file. */
 const REOPEN_WAIT_MS = 5_000;
 
@@ -53,7 +59,28 @@ export class ConmonRuntime implements OciRuntime {
     return runCommand(this.opts.runtimePath, [`--root=${this.opts.runtimeRoot}`, ...args], { timeoutMs: RUNTIME_TIMEOUT_MS, input });
   }
 
-  async create(req: ContainerCreateRequest): Promise<number> {
+  create(req: ContainerCreateRequest): Promise<number> {
+    return this.launch(req, []);
+  }
+
+  /**
+   * conmon runs `runc restore --detach` instead of `runc create`: the container's processes
+   * come back from their images, running, under a new monitor like any other container.
+   */
+  async restore(req: ContainerRestoreRequest): Promise<number> {
+    const support = await this.checkpointSupport();
+    if (!support.usable) throw new FailedPreconditionError(support.reason);
+    try {
+      return await this.launch(req, restoreConmonArgs(req.imagePath), 'restoring');
+    } catch (err) {
+      const tail = restoreLogTail(this.opts.files.bundle(req.id));
+      if (!tail) throw err;
+      throw new InternalError(`${messageOf(err)}; CRIU's restore.log ends: ${tail}`, { cause: err });
+    }
+  }
+
+  /** Writes the bundle and runs conmon, which runs the runtime; resolves with the container's init PID. */
+  private async launch(req: ContainerCreateRequest, extraArgs: string[], verb = 'creating'): Promise<number> {
     const { files } = this.opts;
     const bundle = files.bundle(req.id);
     mkdirSync(bundle, { recursive: true, mode: 0o700 });
@@ -67,6 +94,7 @@ export class ConmonRuntime implements OciRuntime {
       '-l', `k8s-file:${req.logPath}`, '--exit-dir', files.exitDir,
       '--socket-dir-path', files.socketDir, '--persist-dir', files.persistDir(req.id),
       '--runtime-arg', `--root=${this.opts.runtimeRoot}`, '--log-level', 'error',
+      ...extraArgs,
     ];
     if (req.terminal) args.push('-t');
     if (req.stdin) args.push('-i');
@@ -77,9 +105,9 @@ export class ConmonRuntime implements OciRuntime {
     await messages.return(undefined);
     const code = await exited;
     const msg: SyncMessage | undefined = first.done ? undefined : first.value;
-    if (code !== 0 && msg && msg.data > 0) this.opts.log.warn({ container: req.id, code }, 'conmon exited non-zero after creating the container');
+    if (code !== 0 && msg && msg.data > 0) this.opts.log.warn({ container: req.id, code }, `conmon exited non-zero after ${verb} the container`);
     if (!msg || msg.data <= 0) {
-      throw new InternalError(`creating container ${req.id} failed: ${msg?.message ?? 'conmon exited without reporting a PID'}`);
+      throw new InternalError(`${verb} container ${req.id} failed: ${msg?.message ?? 'conmon exited without reporting a PID'}`);
     }
     return msg.data;
   }
@@ -172,6 +200,25 @@ export class ConmonRuntime implements OciRuntime {
       if (Date.now() > deadline) throw new InternalError(`the container's monitor did not reopen ${logPath} within ${REOPEN_WAIT_MS} ms`);
       await sleep(5);
     }
+  }
+
+  checkpointSupport(): Promise<CheckpointSupport> {
+    return (this.opts.checkpointSupport ?? checkpointSupportCache).of(this.opts.runtimePath);
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.runtime(['pause', id]);
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.runtime(['resume', id]);
+  }
+
+  async checkpoint(id: string, req: CheckpointRequest): Promise<void> {
+    const support = await this.checkpointSupport();
+    if (!support.usable) throw new FailedPreconditionError(support.reason);
+    const args = [`--root=${this.opts.runtimeRoot}`, ...checkpointArgs(id, req)];
+    await runCommand(this.opts.runtimePath, args, { timeoutMs: req.timeoutMs || CHECKPOINT_TIMEOUT_MS });
   }
 
   attach(id: string): Promise<Attachment> {

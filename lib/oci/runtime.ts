@@ -1,4 +1,6 @@
 import type { Attachment } from './attach.js';
+import type { CheckpointRequest } from './checkpoint.js';
+import type { CheckpointSupport } from './criu.js';
 import type { ExecProcess } from './exec.js';
 import type { OciResources, OciSpec } from './types.js';
 
@@ -13,6 +15,12 @@ export interface ContainerCreateRequest {
   stdin: boolean;
   /** Close the container's stdin when the first attached client detaches (CRI stdin_once). */
   stdinOnce: boolean;
+}
+
+/** A container created from CRIU images instead of from its command: it runs as soon as it exists. */
+export interface ContainerRestoreRequest extends ContainerCreateRequest {
+  /** CRIU's image files (runc's descriptors.json among them). */
+  imagePath: string;
 }
 
 export interface RuntimeState {
@@ -89,4 +97,13 @@ export interface OciRuntime {
   exec(id: string, req: ExecRequest): Promise<ExecProcess>;
   /** Runs a process to its end: a timeout or a cancelled call kills its whole tree and still answers. */
   execSync(id: string, req: ExecSyncRequest): Promise<ExecSyncResult>;
+  /** Whether this runtime can checkpoint and restore containers on this node (found once), and why not. */
+  checkpointSupport(): Promise<CheckpointSupport>;
+  /** Freezes every process of the container (the cgroup freezer). */
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  /** Dumps the container's processes with CRIU into `req.imagePath`. */
+  checkpoint(id: string, req: CheckpointRequest): Promise<void>;
+  /** Creates the container from CRIU images under a new monitor; it is running when this resolves with its init's PID. */
+  restore(req: ContainerRestoreRequest): Promise<number>;
 }

@@ -11,6 +11,8 @@ export type PinnedKind = 'net' | 'ipc' | 'uts' | 'pid' | 'user';
  * ```
  * ROOT/state.db                      pod, container and image records
  * ROOT/containers/ID/                a container's own: conmon's persisted exit and oom files, image volumes, default log
+ * ROOT/containers/ID/checkpoint/     a checkpoint being taken (CRIU's images, the rootfs diff), until it is an archive
+ * ROOT/containers/ID/restore/        the checkpoint archive a container is restored from, unpacked until the restore ran
  * ROOT/overlay/, ROOT/content/       layer store and image blobs (lib/storage, lib/image)
  * STATE/ns/POD-KIND                  pinned namespaces, on a private bind mount of STATE/ns
  * STATE/pods/POD/                    hostname, resolv.conf, hosts, the /dev/shm tmpfs
@@ -20,6 +22,7 @@ export type PinnedKind = 'net' | 'ipc' | 'uts' | 'pid' | 'user';
  * STATE/exec/                        one scratch directory per exec while it runs
  * STATE/probe/                       runtime handler probes at start
  * STATE/userns-rootfs/ID             root filesystems of user-namespaced containers
+ * STATE/image-volumes/ID/N           a container's image volumes (Mount.image): read-only overlays of an image's layers
  * STATE/userns-layers/POD            a user-namespaced pod's ID-mapped view of the layer store
  * STATE/HANDLER/                     a runtime handler's state root (unless configured)
  * ```
@@ -34,6 +37,25 @@ export class Paths {
   /** A container's own directory under `root`; conmon persists its exit and oom files here. */
   containerDir(id: string): string {
     return join(this.root, 'containers', id);
+  }
+
+  /** Where a container's checkpoint is assembled before it becomes an archive. */
+  checkpointWork(id: string): string {
+    return join(this.containerDir(id), 'checkpoint');
+  }
+
+  /** The checkpoint archive a container is restored from, unpacked. */
+  restoreDir(id: string): string {
+    return join(this.containerDir(id), 'restore');
+  }
+
+  get imageVolumesRoot(): string {
+    return join(this.stateDir, 'image-volumes');
+  }
+
+  /** The mount points of a container's image volumes; a reboot takes the mounts along. */
+  imageVolumes(id: string): string {
+    return join(this.imageVolumesRoot, id);
   }
 
   /** The directory of pinned namespace files; it is a private mount so nsfs files can be bound there. */

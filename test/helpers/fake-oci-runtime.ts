@@ -4,10 +4,10 @@
  * differently on each seed), and exits are reported to the exit listener as conmon's would be.
  */
 import { constants as osConstants } from 'node:os';
-import { NotFoundError } from '../../lib/errors/index.js';
+import { FailedPreconditionError, NotFoundError } from '../../lib/errors/index.js';
 import type { ContainerRuntimes } from '../../lib/container/index.js';
 import { seededRandom } from './random.js';
-import type { Attachment, ContainerCreateRequest, ExecProcess, ExecSyncRequest, ExecSyncResult, ExitStatus, HandlerPolicy, OciRuntime, OciSpec, RuntimeState } from '../../lib/oci/index.js';
+import type { Attachment, CheckpointSupport, ContainerCreateRequest, ExecProcess, ExecSyncRequest, ExecSyncResult, ExitStatus, HandlerPolicy, OciRuntime, OciSpec, RuntimeState } from '../../lib/oci/index.js';
 
 interface FakeContainer {
   spec: OciSpec;
@@ -115,6 +115,29 @@ export class FakeOciRuntime implements OciRuntime {
   async execSync(id: string, req: ExecSyncRequest): Promise<ExecSyncResult> {
     this.container(id);
     return { exitCode: 0, stdout: Buffer.from(`${req.cmd.join(' ')}\n`), stderr: Buffer.alloc(0), timedOut: false };
+  }
+
+  /** It keeps no process state: checkpoints are refused as a node without CRIU refuses them. */
+  async checkpointSupport(): Promise<CheckpointSupport> {
+    return { usable: false, reason: 'the fake runtime cannot checkpoint' };
+  }
+
+  async pause(id: string): Promise<void> {
+    this.calls.push(`pause:${id}`);
+    this.container(id);
+  }
+
+  async resume(id: string): Promise<void> {
+    this.calls.push(`resume:${id}`);
+    this.container(id);
+  }
+
+  checkpoint(): Promise<void> {
+    return Promise.reject(new FailedPreconditionError('the fake runtime cannot checkpoint'));
+  }
+
+  restore(): Promise<number> {
+    return Promise.reject(new FailedPreconditionError('the fake runtime cannot checkpoint'));
   }
 }
 
