@@ -16,6 +16,7 @@ import { nanosToWire, nowNanos } from '../util/time.js';
 import { allHostDevices, resolveHostDevices } from './defaults.js';
 import type { PublishEvent } from './events.js';
 import { loadSeccompProfile, prepareMounts, resolveLogPath } from './host-prep.js';
+import { mountImageVolumes } from './image-volumes.js';
 import type { IdmappedRootfs } from './idmapped-rootfs.js';
 import type { ContainerRecord } from './record.js';
 import { readFileInRoot } from './rootfs-files.js';
@@ -32,7 +33,7 @@ export interface CreateSources {
 export interface ContainerCreatorDeps extends CreateSources {
   paths: Paths;
   store: ContainerStore;
-  storage: Pick<Storage, 'createContainerRootfs'>;
+  storage: Pick<Storage, 'createContainerRootfs' | 'mountImageVolume'>;
   idmapped: IdmappedRootfs;
   teardown: ContainerTeardown;
   runtimeOf: (c: ContainerRecord) => OciRuntime;
@@ -119,10 +120,13 @@ export class ContainerCreator {
     lap('rootfs');
     const sc = config.linux?.security_context;
     const choice = seccompChoice(sc, defaults.seccompWhenEmpty);
-    const { mounts, propagated, madeShared } = await prepareMounts(config.mounts);
+    const volumes = await mountImageVolumes(c.id, config.mounts, { paths: this.deps.paths, images: this.deps.images, storage: this.deps.storage });
+    if (volumes.uses.length > 0) c.imageVolumes = volumes.uses;
+    lap('imageVolumes');
+    const { mounts, propagated, madeShared } = await prepareMounts(volumes.mounts);
     c.propagatedSources = propagated;
     c.madeShared = madeShared;
-    if (madeShared.length > 0) store.persist(c);
+    if (madeShared.length > 0 || volumes.uses.length > 0) store.persist(c);
     const cdi = resolveCdiRequest(config, this.deps.cdiSpecDirs);
     const devices: ResolvedDevice[] = cdi.hostDevices.flatMap((d) => {
       if (!existsSync(d.host_path)) throw new InvalidArgumentError(`device ${d.host_path} does not exist on the host`);

@@ -33,7 +33,7 @@ export interface ContainerLifecycleDeps {
   paths: Paths;
   store: StateStore;
   log: Logger;
-  storage: Pick<Storage, 'createContainerRootfs' | 'removeContainerRootfs' | 'removeTree' | 'layers'>;
+  storage: Pick<Storage, 'createContainerRootfs' | 'removeContainerRootfs' | 'removeTree' | 'layers' | 'mountImageVolume' | 'releaseImageVolumes' | 'imageVolumeOwners'>;
   oomRestriction: { restricted: boolean; own: number };
   /** Every container and exec of a pod goes through the pod's handler. */
   runtimes: ContainerRuntimes;
@@ -111,6 +111,10 @@ export class ContainerLifecycle {
       }
       this.store.add(c);
       this.exits.reconcile(c, true);
+    }
+    // Image volumes whose container is gone without a record (removed by hand, or a record lost).
+    for (const owner of this.deps.storage.imageVolumeOwners()) {
+      if (!this.store.has(owner)) await this.deps.storage.releaseImageVolumes(owner).catch((err: unknown) => this.deps.log.warn({ container: owner, err: messageOf(err) }, 'releasing stale image volumes failed'));
     }
     this.deps.log.info({ containers: this.store.size }, 'containers recovered');
   }

@@ -1,5 +1,6 @@
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources.js';
 import type { Mount__Output } from '../generated/runtime/v1/Mount.js';
+import type { ImageVolumeUse } from './image-volumes.js';
 import type { EffectiveUser } from './spec/index.js';
 
 export type ContainerStateName = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
@@ -39,6 +40,8 @@ export interface ContainerRecord {
   propagatedSources?: string[];
   /** Those of them this container bind-mounted onto themselves (undone when no container needs them). */
   madeShared?: string[];
+  /** The images mounted as volumes (`Mount.image`): they count as in use while the container exists. */
+  imageVolumes?: ImageVolumeUse[];
   resources: LinuxContainerResources__Output | null;
   user: EffectiveUser;
   stopSignal: string;

@@ -7,7 +7,7 @@ import type { ContainerStore } from './store.js';
 
 export interface ContainerTeardownDeps {
   store: ContainerStore;
-  storage: Pick<Storage, 'removeContainerRootfs' | 'removeTree'>;
+  storage: Pick<Storage, 'removeContainerRootfs' | 'removeTree' | 'releaseImageVolumes'>;
   idmapped: IdmappedRootfs;
   runtimeOf: (c: ContainerRecord) => OciRuntime;
 }
@@ -19,6 +19,7 @@ export class ContainerTeardown {
   /** Removes the container from its runtime, its root filesystem, its directory and its record; each step is a no-op when its part was never made. */
   async remove(c: ContainerRecord): Promise<void> {
     await this.deps.runtimeOf(c).delete(c.id);
+    await this.deps.storage.releaseImageVolumes(c.id);
     await this.deps.storage.removeContainerRootfs(c.id);
     // The container could fill it (image volumes): any depth, any path length.
     await this.deps.storage.removeTree(c.containerDir);

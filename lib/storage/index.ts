@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { silentLogger, type Logger } from '../log/index.js';
 import { LayerStore } from './layer-store.js';
 import { ContainerRootfsManager, type Rootfs, type RootfsRequest } from './rootfs.js';
+import { ImageVolumeManager, type ImageVolumeRequest } from './image-volumes.js';
 import { UnpackPool } from './unpack-pool.js';
 
 export { LayerStore, type LayerMeta } from './layer-store.js';
@@ -14,6 +15,7 @@ export { UnpackPool, type UnpackLease } from './unpack-pool.js';
 export { compressionOf, decompressor, type Compression } from './decompress.js';
 export { TarFileWriter, tarHeader, tarPadding, TAR_END, type TarHeaderFields, type TarMemberType } from './tar-writer.js';
 export type { Rootfs, RootfsRequest } from './rootfs.js';
+export type { ImageVolumeRequest } from './image-volumes.js';
 
 export interface StorageOptions {
   log?: Logger;
@@ -29,10 +31,12 @@ export class Storage {
   readonly layers: LayerStore;
   readonly unpacker: UnpackPool;
   private readonly rootfs: ContainerRootfsManager;
+  private readonly volumes: ImageVolumeManager;
 
   constructor(root: string, options: StorageOptions = {}) {
     this.layers = new LayerStore(join(root, 'overlay'), options.log ?? silentLogger());
     this.rootfs = new ContainerRootfsManager(this.layers);
+    this.volumes = new ImageVolumeManager(this.layers, this.rootfs.emptyLower);
     this.unpacker = new UnpackPool(options.unpackWorkers ?? availableParallelism());
   }
 
@@ -40,6 +44,7 @@ export class Storage {
   async init(): Promise<void> {
     await this.layers.init();
     await this.rootfs.init();
+    await this.volumes.init();
   }
 
   /** Ends the unpack workers. */
@@ -79,8 +84,25 @@ export class Storage {
     return this.rootfs.remount(containerId);
   }
 
-  layersInUseByContainers(): Promise<Set<string>> {
-    return this.rootfs.layersInUse();
+  /** Mounts an image's layers read-only for a container (an image volume); returns the mount point. */
+  mountImageVolume(request: ImageVolumeRequest): Promise<string> {
+    return this.volumes.mount(request);
+  }
+
+  /** Unmounts the container's image volumes and lets their layers go; idempotent. */
+  releaseImageVolumes(containerId: string): Promise<void> {
+    return this.volumes.release(containerId);
+  }
+
+  /** Containers that have image volumes on record (recovery looks for ones no container owns). */
+  imageVolumeOwners(): string[] {
+    return this.volumes.containers();
+  }
+
+  async layersInUseByContainers(): Promise<Set<string>> {
+    const used = await this.rootfs.layersInUse();
+    for (const layer of await this.volumes.layersInUse()) used.add(layer);
+    return used;
   }
 
   /** Where the layer store lives, and the bytes and inodes its layers hold. */

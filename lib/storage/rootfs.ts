@@ -33,7 +33,8 @@ const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
  */
 export class ContainerRootfsManager {
   readonly containersDir: string;
-  private readonly emptyLower: string;
+  /** An empty directory, the lower layer of an image without layers. */
+  readonly emptyLower: string;
 
   constructor(private readonly layers: LayerStore) {
     this.containersDir = join(layers.root, 'containers');

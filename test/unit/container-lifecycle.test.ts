@@ -7,6 +7,7 @@ import { defaultConfig } from '../../lib/config/index.js';
 import { ContainerLifecycle, type ContainerCreator } from '../../lib/container/index.js';
 import { AlreadyExistsError, isRuntimeError } from '../../lib/errors/index.js';
 import type { CreateContainerRequest__Output } from '../../lib/generated/runtime/v1/CreateContainerRequest.js';
+import type { Mount__Output } from '../../lib/generated/runtime/v1/Mount.js';
 import type { ImageRecord } from '../../lib/image/index.js';
 import { silentLogger } from '../../lib/log/index.js';
 import { Paths } from '../../lib/paths/index.js';
@@ -29,6 +30,8 @@ interface Harness {
   events: Event[];
   store: StateStore;
   rootfsDirs: string;
+  /** Image volume mount points the fake storage has made and not yet released, by container. */
+  volumes: Map<string, string[]>;
 }
 
 const POD_ID = 'a'.repeat(64);
@@ -45,6 +48,8 @@ function pod(): PodRecord {
 
 const IMAGE: ImageRecord = { id: 'sha256:1', repoTags: ['test/img:v1'], repoDigests: [], size: 0, layers: [], diffIds: [], blobs: [], config: { Cmd: ['sleep', '1000'] }, platform: 'linux/amd64', pulledAt: '0' };
 
+const VOLUME_IMAGE: ImageRecord = { ...IMAGE, id: 'sha256:2', repoTags: ['test/data:v1'], layers: [`sha256:${'b'.repeat(64)}`, `sha256:${'c'.repeat(64)}`] };
+
 async function harness(seed: number, failCreate = false): Promise<Harness> {
   const dir = mkdtempSync(join(base, 'h'));
   const config = { ...defaultConfig(), root: join(dir, 'root'), state_dir: join(dir, 'state') };
@@ -54,6 +59,7 @@ async function harness(seed: number, failCreate = false): Promise<Harness> {
   if (failCreate) fake.create = () => Promise.reject(new Error('the runtime refused'));
   const events: Event[] = [];
   const rootfsDirs = join(dir, 'rootfs');
+  const volumes = new Map<string, string[]>();
   const lifecycle = new ContainerLifecycle({
     config, paths, store, log: silentLogger(), oomRestriction: { restricted: false, own: 0 }, runtimes: new FakeRuntimes(fake),
     events: { publish: (e) => events.push({ type: e.type, containerId: e.containerId }) },
@@ -72,11 +78,23 @@ async function harness(seed: number, failCreate = false): Promise<Harness> {
         rmSync(path, { recursive: true, force: true });
         return true;
       },
+      async mountImageVolume({ containerId, mountPoint, layers }) {
+        // The image's content, as its layers would show it.
+        mkdirSync(join(mountPoint, 'data', 'sub'), { recursive: true });
+        writeFileSync(join(mountPoint, 'data', 'layers'), layers.join(','));
+        volumes.set(containerId, [...(volumes.get(containerId) ?? []), mountPoint]);
+        return mountPoint;
+      },
+      async releaseImageVolumes(containerId) {
+        for (const m of volumes.get(containerId) ?? []) rmSync(m, { recursive: true, force: true });
+        volumes.delete(containerId);
+      },
+      imageVolumeOwners: () => [...volumes.keys()],
     },
   });
   await lifecycle.recover();
-  const creator = lifecycle.creator({ pods: { get: () => pod() }, images: { resolve: () => IMAGE } });
-  return { lifecycle, creator, fake, events, store, rootfsDirs };
+  const creator = lifecycle.creator({ pods: { get: () => pod() }, images: { resolve: (ref) => (ref === 'test/img:v1' || ref === VOLUME_IMAGE.repoTags[0] ? (ref === 'test/img:v1' ? IMAGE : VOLUME_IMAGE) : undefined) } });
+  return { lifecycle, creator, fake, events, store, rootfsDirs, volumes };
 }
 
 function createRequest(name: string): CreateContainerRequest__Output {
@@ -167,5 +185,50 @@ test('an exit noticed by many readers at once is recorded once, with its code', 
   assert.equal(c.exitCode, 3);
   assert.equal(c.reason, 'Error');
   assert.equal(h.events.filter((e) => e.type === 'CONTAINER_STOPPED_EVENT').length, 1);
+  h.store.close();
+});
+
+function imageMount(image: string, extra: Partial<Mount__Output> = {}): Mount__Output {
+  return {
+    container_path: '/data', host_path: '', readonly: true, selinux_relabel: false, propagation: 'PROPAGATION_PRIVATE', uidMappings: [], gidMappings: [],
+    recursive_read_only: false, image: { image, annotations: {}, user_specified_image: image, runtime_handler: '', image_ref: '' }, image_sub_path: '', mount_options: [], ...extra,
+  };
+}
+
+function withMounts(name: string, mounts: Mount__Output[]): CreateContainerRequest__Output {
+  const req = createRequest(name);
+  req.config!.mounts = mounts;
+  return req;
+}
+
+test('an image volume becomes a read-only private bind of the image mounted for the container, recorded on it, and released with it', async () => {
+  const h = await harness(5);
+  const id = await h.creator.create(withMounts('vol', [imageMount('test/data:v1', { readonly: false, image_sub_path: 'data' })]), never, log);
+  const [mountPoint] = h.volumes.get(id)!;
+  const bind = h.fake.spec(id)!.mounts!.find((m) => m.destination === '/data');
+  assert.deepEqual(bind, { destination: '/data', type: 'bind', source: join(mountPoint!, 'data'), options: ['rbind', 'rprivate', 'ro'] }, 'read-only even when the request says otherwise, at the sub path');
+  const record = h.lifecycle.get(id);
+  assert.deepEqual(record.imageVolumes, [{ image: 'test/data:v1', imageId: 'sha256:2', containerPath: '/data' }]);
+  assert.equal(record.mounts[0]!.image!.image, 'test/data:v1', 'the status keeps the mount as requested');
+  await h.lifecycle.start(id, log);
+  await h.lifecycle.remove(id, log);
+  assert.equal(h.volumes.has(id), false, 'removal released the volume');
+  h.store.close();
+});
+
+test('an image volume of an image not on the node is NOT_FOUND, a bad one INVALID_ARGUMENT, and neither leaves a volume or a container', async () => {
+  const h = await harness(6);
+  const cases: [Mount__Output, string, RegExp][] = [
+    [imageMount('test/absent:v1'), 'not_found', /image "test\/absent:v1" does not exist on the node/],
+    [imageMount('test/data:v1', { host_path: '/etc' }), 'invalid_argument', /an image volume has no host_path/],
+    [imageMount('test/data:v1', { image_sub_path: '../etc' }), 'invalid_argument', /must be a relative path inside the image/],
+    [imageMount('test/data:v1', { image_sub_path: 'data/layers' }), 'invalid_argument', /is not a directory/],
+    [imageMount('test/data:v1', { image_sub_path: 'nothing' }), 'not_found', /sub path "nothing" does not exist in image volume "test\/data:v1"/],
+  ];
+  for (const [i, [mount, kind, message]] of cases.entries()) {
+    await assert.rejects(h.creator.create(withMounts(`bad${i}`, [mount]), never, log), (err: unknown) => isRuntimeError(err) && err.kind === kind && message.test(err.message));
+  }
+  assert.deepEqual(h.lifecycle.list(), []);
+  assert.equal(h.volumes.size, 0, 'every mounted volume was released');
   h.store.close();
 });

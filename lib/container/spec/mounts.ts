@@ -25,7 +25,8 @@ export function requestMounts(mounts: Mount__Output[], rro = false): OciMount[] 
   for (const m of mounts) {
     const destination = cleanDest(m.container_path, 'mount container_path');
     if (!m.host_path) throw new InvalidArgumentError(`mount ${destination}: host_path is required`);
-    if (m.image) throw new InvalidArgumentError(`mount ${destination}: image volumes are not supported by runcri`);
+    // CreateContainer mounts image volumes and hands them here as binds of their mount points.
+    if (m.image?.image) throw new InvalidArgumentError(`mount ${destination}: image volume was not mounted`);
     if (m.uidMappings.length > 0 || m.gidMappings.length > 0) throw new InvalidArgumentError(`mount ${destination}: ID-mapped mounts are not supported by runcri`);
     if (m.recursive_read_only) {
       if (!m.readonly) throw new InvalidArgumentError(`mount ${destination}: recursive_read_only needs readonly`);
