@@ -12,10 +12,15 @@ import { commandRefused } from './container-common.js';
  * The request's mount sources, checked before anything is made. The container service checks
  * them too, one mount at a time, after it has made the earlier mounts' sources shared: a
  * later bad path then left such a self bind mount behind. Checked all at once here, a bad
- * path is refused while nothing exists to undo.
+ * path is refused while nothing exists to undo. Image volumes are checked by the create.
  */
 function checkMountSources(req: CreateContainerRequest__Output): void {
   for (const [i, m] of (req.config?.mounts ?? []).entries()) {
+    // An image volume's source is the image, mounted by the create: it has no host path.
+    if (m.image?.image) {
+      if (m.host_path) throw new InvalidArgumentError(`config.mounts[${i}]: an image volume has no host_path (got "${m.host_path.slice(0, 200)}")`);
+      continue;
+    }
     if (!m.host_path || !isAbsolute(m.host_path)) throw new InvalidArgumentError(`config.mounts[${i}]: host_path "${m.host_path.slice(0, 200)}" must be an absolute path`);
     if (!existsSync(m.host_path)) throw new InvalidArgumentError(`config.mounts[${i}]: host path ${m.host_path.slice(0, 200)} does not exist`);
   }
