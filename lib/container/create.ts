@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { CreateContainerRequest__Output } from '../generated/runtime/v1/CreateContainerRequest.js';
 import { CancelledError, FailedPreconditionError, InvalidArgumentError, NotFoundError, messageOf } from '../errors/index.js';
-import type { ImageRuntimeConfig, ImageService } from '../image/index.js';
+import type { ImageRecord, ImageRuntimeConfig, ImageService } from '../image/index.js';
 import type { Logger } from '../log/index.js';
 import type { IdMappings } from '../mount/index.js';
 import type { HandlerPolicy, OciIdMapping, OciRuntime } from '../oci/index.js';
@@ -17,6 +17,8 @@ import { allHostDevices, resolveHostDevices } from './defaults.js';
 import type { PublishEvent } from './events.js';
 import { loadSeccompProfile, prepareMounts, resolveLogPath } from './host-prep.js';
 import { mountImageVolumes } from './image-volumes.js';
+import { checkpointArchiveOf, restoredProcess, savePendingRestore, unpackCheckpoint, type RestorePlan } from './restore.js';
+import { applyRootfsDiff } from './rootfs-diff.js';
 import type { IdmappedRootfs } from './idmapped-rootfs.js';
 import type { ContainerRecord } from './record.js';
 import { readFileInRoot } from './rootfs-files.js';
@@ -33,7 +35,7 @@ export interface CreateSources {
 export interface ContainerCreatorDeps extends CreateSources {
   paths: Paths;
   store: ContainerStore;
-  storage: Pick<Storage, 'createContainerRootfs' | 'mountImageVolume'>;
+  storage: Pick<Storage, 'createContainerRootfs' | 'mountImageVolume' | 'layerDirs'>;
   idmapped: IdmappedRootfs;
   teardown: ContainerTeardown;
   runtimeOf: (c: ContainerRecord) => OciRuntime;
@@ -67,14 +69,19 @@ export class ContainerCreator {
     const id = newId();
     const { store } = this.deps;
     store.reserveName(pod.id, name, attempt, id);
-    const image = this.deps.images.resolve(imageName);
-    if (!image) {
+    let archive: string | undefined;
+    let image: ImageRecord | undefined;
+    try {
+      archive = checkpointArchiveOf(imageName);
+      image = archive ? undefined : this.deps.images.resolve(imageName);
+      if (!archive && !image) throw new NotFoundError(`image "${imageName}" not found`);
+    } catch (err) {
       store.releaseName(pod.id, name, attempt, id);
-      throw new NotFoundError(`image "${imageName}" not found`);
+      throw err;
     }
     const c: ContainerRecord = {
       id, podId: pod.id, metadata: { name, attempt }, phase: 'creating', state: 'CONTAINER_CREATED',
-      image: imageName, imageRef: image.repoDigests[0] ?? image.id, imageId: image.id,
+      image: imageName, imageRef: image ? image.repoDigests[0] ?? image.id : '', imageId: image?.id ?? '',
       labels: { ...config.labels }, annotations: { ...config.annotations },
       createdAt: '0', startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '', pid: 0,
       logPath: '', runtimeHandler: pod.runtimeHandler, containerDir: this.deps.paths.containerDir(id),
@@ -85,7 +92,17 @@ export class ContainerCreator {
     try {
       store.persist(c);
       const timings: Timings = {};
-      await this.build(c, pod, config, image.layers, image.config, clog, timings);
+      let restore: RestorePlan | undefined;
+      if (archive) {
+        restore = await unpackCheckpoint(archive, this.deps.paths.restoreDir(id));
+        image = this.deps.images.resolve(restore.baseImage);
+        if (!image) throw new NotFoundError(`image "${restore.baseImage}" of checkpoint ${archive} is not on the node; pull it first`);
+        c.image = restore.baseImage;
+        c.imageRef = image.repoDigests[0] ?? image.id;
+        c.imageId = image.id;
+        c.restoredFrom = archive;
+      }
+      await this.build(c, pod, config, image!.layers, image!.config, clog, timings, restore);
       if (signal.aborted) throw new CancelledError('CreateContainer was cancelled by the client');
       c.phase = 'ready';
       c.createdAt = nanosToWire(nowNanos());
@@ -102,7 +119,7 @@ export class ContainerCreator {
     }
   }
 
-  private async build(c: ContainerRecord, pod: PodRecord, config: ContainerConfig__Output, layers: string[], imageConfig: ImageRuntimeConfig, log: Logger, timings: Timings): Promise<void> {
+  private async build(c: ContainerRecord, pod: PodRecord, config: ContainerConfig__Output, layers: string[], imageConfig: ImageRuntimeConfig, log: Logger, timings: Timings, restore?: RestorePlan): Promise<void> {
     let mark = performance.now();
     const lap = (step: string) => {
       const now = performance.now();
@@ -115,7 +132,11 @@ export class ContainerCreator {
     const userns = pod.userNamespace && pod.namespacePaths.user ? { path: pod.namespacePaths.user, ...pod.userNamespace } : undefined;
     // The runtime reaches a user-namespaced root filesystem as the container's root, an
     // unprivileged ID on the node: its mount point must be where that ID can walk.
-    const rootfs = await this.deps.storage.createContainerRootfs({ containerId: c.id, layers, ...(userns ? { mountPoint: idmapped.mountPointFor(c.id) } : {}) });
+    const rootfs = await this.deps.storage.createContainerRootfs({
+      containerId: c.id, layers, ...(userns ? { mountPoint: idmapped.mountPointFor(c.id) } : {}),
+      // A restored container's root filesystem holds what the checkpointed one had changed.
+      ...(restore ? { prepareUpper: (upperDir: string) => applyRootfsDiff({ upperDir, diffTar: restore.diffTar, deleted: restore.deleted, lowerDirs: this.deps.storage.layerDirs(layers) }) } : {}),
+    });
     if (userns) await idmapped.remap(pod.id, userns.path, hostRoot(userns), layers, rootfs);
     lap('rootfs');
     const sc = config.linux?.security_context;
@@ -171,11 +192,19 @@ export class ContainerCreator {
     c.stopSignal = result.stopSignal;
     c.logPath = resolveLogPath(pod.logDirectory, config.log_path, c.containerDir);
     mkdirSync(dirname(c.logPath), { recursive: true });
+    if (restore) result.spec.process = restoredProcess(result.spec.process, restore.spec.process);
     lap('spec');
-    c.pid = await this.deps.runtimeOf(c).create({
+    const request = {
       id: c.id, name: config.metadata?.name ?? c.id, spec: result.spec, logPath: c.logPath,
       terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once,
-    });
+    };
+    if (restore) {
+      // As cri-o does, the processes come back at StartContainer: until then it is created.
+      await savePendingRestore(this.deps.paths.restoreDir(c.id), request);
+      c.restorePending = true;
+      return;
+    }
+    c.pid = await this.deps.runtimeOf(c).create(request);
     lap('runtime');
   }
 }

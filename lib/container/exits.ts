@@ -32,7 +32,8 @@ export class ContainerExits {
    */
   reconcile(c: ContainerRecord, deep = false): void {
     if (c.state !== 'CONTAINER_RUNNING' && c.state !== 'CONTAINER_CREATED') return;
-    if (this.starting.has(c.id)) return;
+    // Created from a checkpoint, not yet restored: its runtime has nothing to say of it.
+    if (this.starting.has(c.id) || c.restorePending) return;
     const status = this.deps.runtimeOf(c).exitStatus(c.id, deep);
     if (status.state === 'running') return;
     c.state = 'CONTAINER_EXITED';

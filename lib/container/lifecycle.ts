@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources.js';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, messageOf } from '../errors/index.js';
@@ -8,6 +9,8 @@ import type { StateStore } from '../state/index.js';
 import type { Storage } from '../storage/index.js';
 import { matchesLabels, requireField } from '../util/ids.js';
 import { nanosToWire, nowNanos } from '../util/time.js';
+import { ARCHIVE } from './checkpoint-archive.js';
+import { ContainerCheckpointer } from './checkpoint.js';
 import { ContainerCreator, type CreateSources } from './create.js';
 import { loadRuntimeDefaults } from './defaults.js';
 import { eventPublisher, type ContainerEventSink, type PublishEvent } from './events.js';
@@ -16,6 +19,7 @@ import { IdmappedRootfs } from './idmapped-rootfs.js';
 import type { ContainerRecord, ContainerStateName } from './record.js';
 import { ociResources, type RuntimeDefaults } from './spec/index.js';
 import { ContainerStore } from './store.js';
+import { loadPendingRestore } from './restore.js';
 import { ContainerTeardown } from './teardown.js';
 
 /** What containers need of the runtime handlers (lib/oci's RuntimeHandlers, or a fake in tests). */
@@ -33,7 +37,8 @@ export interface ContainerLifecycleDeps {
   paths: Paths;
   store: StateStore;
   log: Logger;
-  storage: Pick<Storage, 'createContainerRootfs' | 'removeContainerRootfs' | 'removeTree' | 'layers' | 'mountImageVolume' | 'releaseImageVolumes' | 'imageVolumeOwners'>;
+  storage: Pick<Storage, 'createContainerRootfs' | 'removeContainerRootfs' | 'removeTree' | 'layers' | 'mountImageVolume' | 'releaseImageVolumes' | 'imageVolumeOwners'
+    | 'upperDirOf' | 'rootfsLayersOf' | 'layerDirs'>;
   oomRestriction: { restricted: boolean; own: number };
   /** Every container and exec of a pod goes through the pod's handler. */
   runtimes: ContainerRuntimes;
@@ -65,6 +70,7 @@ export class ContainerLifecycle {
   private readonly teardown: ContainerTeardown;
   private readonly idmapped: IdmappedRootfs;
   private readonly publish: PublishEvent;
+  private readonly checkpointer: ContainerCheckpointer;
   private defaults: RuntimeDefaults | undefined;
 
   constructor(private readonly deps: ContainerLifecycleDeps) {
@@ -74,6 +80,7 @@ export class ContainerLifecycle {
     this.exits = new ContainerExits({ store: this.store, runtimeOf, publish: this.publish, ...(deps.metrics ? { metrics: deps.metrics } : {}) });
     this.idmapped = new IdmappedRootfs({ storage: deps.storage, paths: deps.paths, helper: () => deps.runtimes.idmapHelper });
     this.teardown = new ContainerTeardown({ store: this.store, storage: deps.storage, idmapped: this.idmapped, runtimeOf });
+    this.checkpointer = new ContainerCheckpointer({ paths: deps.paths, storage: deps.storage, runtimeOf });
   }
 
   /** CreateContainer, reading pods and images (which are built after this: a pod's removal takes its containers along). */
@@ -155,7 +162,7 @@ export class ContainerLifecycle {
       // started, so the record (and the events) say started before stopped.
       c.startedAt = nanosToWire(nowNanos());
       try {
-        await this.exits.starts(c, () => this.runtimeOf(c).start(c.id));
+        await this.exits.starts(c, () => (c.restorePending ? this.restore(c) : this.runtimeOf(c).start(c.id)));
       } catch (err) {
         c.startedAt = '0';
         c.state = 'CONTAINER_EXITED';
@@ -176,6 +183,16 @@ export class ContainerLifecycle {
     log.child({ container: c.id }).info('container started');
   }
 
+  /** The start of a container created from a checkpoint: its runtime restores its processes from CRIU's images. */
+  private async restore(c: ContainerRecord): Promise<void> {
+    const dir = this.deps.paths.restoreDir(c.id);
+    const request = await loadPendingRestore(dir);
+    c.pid = await this.runtimeOf(c).restore({ ...request, imagePath: join(dir, ARCHIVE.checkpointDir) });
+    c.restorePending = false;
+    // CRIU's images are in the container now; the unpacked archive can go.
+    await this.deps.storage.removeTree(dir);
+  }
+
   /**
    * StopContainer: the stop signal, then SIGKILL once `timeoutSeconds` pass. Idempotent: an
    * exited (or never started) container is fine, and so is an unknown ID.
@@ -190,6 +207,8 @@ export class ContainerLifecycle {
   private async stopNow(c: ContainerRecord, timeoutSeconds: number): Promise<void> {
     this.exits.reconcile(c);
     if (c.state === 'CONTAINER_EXITED' || c.state === 'CONTAINER_UNKNOWN') return;
+    // Nothing of a container still to be restored runs.
+    if (c.restorePending) return;
     const rt = this.runtimeOf(c);
     if (timeoutSeconds > 0) {
       await rt.kill(c.id, c.stopSignal);
@@ -213,6 +232,20 @@ export class ContainerLifecycle {
       removed = true;
     });
     if (removed) log.child({ container: c.id }).info('container removed');
+  }
+
+  /**
+   * CheckpointContainer: the archive of a running container at `location`; it goes on
+   * running. Under its lock, so a stop or removal waits for the dump to end.
+   */
+  async checkpoint(idOrPrefix: string, location: string, timeoutSeconds: number, log: Logger): Promise<void> {
+    const c = this.get(idOrPrefix);
+    await this.checkpointer.precheck(c, location);
+    await this.store.withLock(c.id, async () => {
+      if (!this.store.has(c.id)) throw new NotFoundError(`container "${c.id}" not found`);
+      this.exits.reconcile(c);
+      await this.checkpointer.write(c, location, timeoutSeconds * 1000, log.child({ container: c.id }));
+    });
   }
 
   /** Stops every container of the pod (StopPodSandbox). */

@@ -42,6 +42,10 @@ export interface ContainerRecord {
   madeShared?: string[];
   /** The images mounted as volumes (`Mount.image`): they count as in use while the container exists. */
   imageVolumes?: ImageVolumeUse[];
+  /** The checkpoint archive the container was created from. */
+  restoredFrom?: string;
+  /** Its processes come back from the checkpoint at StartContainer; until then nothing of it runs. */
+  restorePending?: boolean;
   resources: LinuxContainerResources__Output | null;
   user: EffectiveUser;
   stopSignal: string;

@@ -79,6 +79,16 @@ export class Storage {
     return this.rootfs.isMounted(containerId);
   }
 
+  /** The chain IDs of the container's root filesystem, bottom first. */
+  rootfsLayersOf(containerId: string): string[] {
+    return this.rootfs.layersOf(containerId);
+  }
+
+  /** The unpacked directories of these layers (chain IDs), top first as overlay stacks them. */
+  layerDirs(chainIds: readonly string[]): string[] {
+    return this.layers.lowerDirs([...chainIds].reverse()).map((l) => join(this.layers.root, l));
+  }
+
   /** Mounts the container's root filesystem again if its mount is gone (after a reboot). */
   remountAfterReboot(containerId: string): Promise<Rootfs | undefined> {
     return this.rootfs.remount(containerId);

@@ -11,6 +11,8 @@ export interface RootfsRequest {
   layers: string[];
   /** Where to mount; default `<overlay root>/containers/<id>/merged`. */
   mountPoint?: string;
+  /** Fills the fresh upper dir before the overlay is mounted (a restored container's changes). */
+  prepareUpper?: (upperDir: string) => Promise<void>;
 }
 
 export interface Rootfs {
@@ -67,6 +69,7 @@ export class ContainerRootfsManager {
     // Written before mounting: it is what keeps the layers from garbage collection.
     await writeFile(join(dir, 'rootfs.json'), JSON.stringify(record));
     try {
+      if (request.prepareUpper) await request.prepareUpper(upperDir);
       await this.mount(request.containerId, record);
     } catch (err) {
       await this.layers.removeTree(dir);
@@ -82,6 +85,11 @@ export class ContainerRootfsManager {
     const rel = `containers/${containerId}`;
     const options = `lowerdir=${lower},upperdir=${rel}/upper,workdir=${rel}/work`;
     await mountOverlay(record.mountPoint, options, this.layers.root);
+  }
+
+  /** The chain IDs of the container's root filesystem, bottom first; empty without one. */
+  layersOf(containerId: string): string[] {
+    return this.readRecord(containerId)?.layers ?? [];
   }
 
   isMounted(containerId: string): boolean {

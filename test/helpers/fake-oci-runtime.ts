@@ -3,11 +3,13 @@
  * "run" until killed, a kill lands after a short, seeded delay (so concurrent calls interleave
  * differently on each seed), and exits are reported to the exit listener as conmon's would be.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
 import { FailedPreconditionError, NotFoundError } from '../../lib/errors/index.js';
 import type { ContainerRuntimes } from '../../lib/container/index.js';
 import { seededRandom } from './random.js';
-import type { Attachment, CheckpointSupport, ContainerCreateRequest, ExecProcess, ExecSyncRequest, ExecSyncResult, ExitStatus, HandlerPolicy, OciRuntime, OciSpec, RuntimeState } from '../../lib/oci/index.js';
+import type { Attachment, CheckpointRequest, CheckpointSupport, ContainerCreateRequest, ContainerRestoreRequest, ExecProcess, ExecSyncRequest, ExecSyncResult, ExitStatus, HandlerPolicy, OciRuntime, OciSpec, RuntimeState } from '../../lib/oci/index.js';
 
 interface FakeContainer {
   spec: OciSpec;
@@ -117,9 +119,18 @@ export class FakeOciRuntime implements OciRuntime {
     return { exitCode: 0, stdout: Buffer.from(`${req.cmd.join(' ')}\n`), stderr: Buffer.alloc(0), timedOut: false };
   }
 
-  /** It keeps no process state: checkpoints are refused as a node without CRIU refuses them. */
+  /**
+   * Whether the fake acts as a node where CRIU works. Without it checkpoints are refused as
+   * such a node refuses them; with it a dump writes the process's state (its spec and a
+   * counter the test may set) as an image file, and a restore reads it back into a running
+   * container, refusing images it did not write.
+   */
+  criu: { usable: false; reason: string } | { usable: true } = { usable: false, reason: 'the fake runtime has no CRIU' };
+  /** The "memory" of each container's process, carried through a checkpoint and restore. */
+  readonly memory = new Map<string, string>();
+
   async checkpointSupport(): Promise<CheckpointSupport> {
-    return { usable: false, reason: 'the fake runtime cannot checkpoint' };
+    return this.criu.usable ? { usable: true, reason: '' } : { usable: false, reason: this.criu.reason };
   }
 
   async pause(id: string): Promise<void> {
@@ -132,14 +143,30 @@ export class FakeOciRuntime implements OciRuntime {
     this.container(id);
   }
 
-  checkpoint(): Promise<void> {
-    return Promise.reject(new FailedPreconditionError('the fake runtime cannot checkpoint'));
+  async checkpoint(id: string, req: CheckpointRequest): Promise<void> {
+    this.calls.push(`checkpoint:${id}`);
+    if (!this.criu.usable) throw new FailedPreconditionError(this.criu.reason);
+    const c = this.container(id);
+    if (c.status !== 'running') throw new FailedPreconditionError(`container ${id} is not running`);
+    writeFileSync(join(req.imagePath, FAKE_IMAGE), JSON.stringify({ args: c.spec.process.args, memory: this.memory.get(id) ?? '' }));
+    writeFileSync(join(req.workPath, 'dump.log'), `dumped ${id}\n`);
+    if (!req.leaveRunning) this.exit(id, 0);
   }
 
-  restore(): Promise<number> {
-    return Promise.reject(new FailedPreconditionError('the fake runtime cannot checkpoint'));
+  async restore(req: ContainerRestoreRequest): Promise<number> {
+    this.calls.push(`restore:${req.id}`);
+    if (!this.criu.usable) throw new FailedPreconditionError(this.criu.reason);
+    const image = JSON.parse(readFileSync(join(req.imagePath, FAKE_IMAGE), 'utf8')) as { args: string[]; memory: string };
+    if (JSON.stringify(image.args) !== JSON.stringify(req.spec.process.args)) throw new Error(`restore: the images are of ${image.args.join(' ')}, the spec runs ${req.spec.process.args.join(' ')}`);
+    const pid = this.nextPid++;
+    this.containers.set(req.id, { spec: req.spec, pid, status: 'running' });
+    this.memory.set(req.id, image.memory);
+    return pid;
   }
 }
+
+/** The one image file the fake's dumps write. */
+const FAKE_IMAGE = 'fake-pages.img';
 
 /** One fake runtime behind every handler name. */
 export class FakeRuntimes implements ContainerRuntimes {

@@ -43,6 +43,7 @@ import { containerStatsStream } from './container-stats-stream.js';
 import { podStatsStream } from './pod-stats-stream.js';
 import { podMetricsStream } from './pod-metrics-stream.js';
 import { imageStream } from './image-stream.js';
+import { containerCheckpoint } from './container-checkpoint.js';
 
 // Handlers are typed per file; the table erases the message types for registration.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -75,6 +76,7 @@ export const runtimeServiceHandlers: Record<string, AnyUnary> = {
   ContainerStatus: containerStatus,
   UpdateContainerResources: containerUpdate,
   ReopenContainerLog: containerReopenLog,
+  CheckpointContainer: containerCheckpoint,
   ExecSync: execSync,
   Exec: containerExec,
   Attach: containerAttach,
