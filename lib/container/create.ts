@@ -94,6 +94,9 @@ export class ContainerCreator {
       const timings: Timings = {};
       let restore: RestorePlan | undefined;
       if (archive) {
+        // Refused before anything is unpacked where the pod's runtime cannot restore.
+        const support = await this.deps.runtimeOf(c).checkpointSupport();
+        if (!support.usable) throw new FailedPreconditionError(`cannot restore a container from checkpoint ${archive}: ${support.reason}`);
         restore = await unpackCheckpoint(archive, this.deps.paths.restoreDir(id));
         image = this.deps.images.resolve(restore.baseImage);
         if (!image) throw new NotFoundError(`image "${restore.baseImage}" of checkpoint ${archive} is not on the node; pull it first`);

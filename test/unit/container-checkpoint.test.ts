@@ -164,6 +164,9 @@ test('a restore from a file that is no checkpoint is INVALID_ARGUMENT, one whose
   writeFileSync(join(work, 'spec.dump'), JSON.stringify({ process: { args: ['sleep', '1'] } }));
   await writeCheckpointArchive(work, join(out, 'foreign.tar'));
   await assert.rejects(h.creator.create(fromArchive('foreign', join(out, 'foreign.tar')), never, log), (err: unknown) => kindOf(err) === 'not_found' && /image "test\/absent:v1" of checkpoint .* is not on the node/.test((err as Error).message));
+  h.fake.criu = { usable: false, reason: 'no CRIU on this node' };
+  await assert.rejects(h.creator.create(fromArchive('foreign', join(out, 'foreign.tar')), never, log), (err: unknown) => kindOf(err) === 'failed_precondition' && /cannot restore a container from checkpoint .*: no CRIU on this node/.test((err as Error).message));
+  h.fake.criu = { usable: true };
   // Without CRIU's images it is no checkpoint.
   rmSync(join(work, 'checkpoint'), { recursive: true });
   await writeCheckpointArchive(work, join(out, 'empty.tar'));
