@@ -52,52 +52,88 @@ export interface CheckpointConfigDump {
   restored: boolean;
 }
 
-/** One member's name as the archive gives it, without `./` or a leading `/`; undefined for names we never write. */
-function memberPath(name: string): { top: string; inner?: string } | undefined {
+/**
+ * A pod's checkpoint archive (checkpointctl's pod layout, as containerd writes it): these
+ * two files at the top, and one directory per container (`<id>-<name>`) holding what a
+ * container's archive holds.
+ */
+export const POD_ARCHIVE = {
+  /** checkpointctl's CheckpointedPodOptions: version, container name → its directory, annotations. */
+  options: 'pod.options',
+  /** The pod's PodSandboxConfig as JSON. */
+  dump: 'pod.dump',
+} as const;
+
+/** What a container's directory in a pod archive may be called. */
+const CONTAINER_DIR = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+
+/** A member's path components, without `./` or a leading `/`; undefined for names we never write. */
+function memberParts(name: string): string[] | undefined {
   const clean = name.replace(/^(\.\/|\/)+/, '').replace(/\/$/, '');
   const parts = clean.split('/');
   if (parts.some((p) => p === '' || p === '.' || p === '..')) return undefined;
-  if (parts.length === 1) return { top: parts[0]! };
-  if (parts.length === 2) return { top: parts[0]!, inner: parts[1]! };
+  return parts;
+}
+
+/** A container archive's member: a known top-level file, or a file directly inside `checkpoint/`. */
+function containerMember(parts: readonly string[]): string | undefined {
+  if (parts.length === 1) return ARCHIVE_FILES.includes(parts[0]!) ? parts[0] : undefined;
+  if (parts.length === 2 && parts[0] === ARCHIVE.checkpointDir) return parts.join('/');
   return undefined;
 }
 
 /**
- * Whether an entry of an archive is one the import writes: a known top-level file, or a
- * regular file directly inside `checkpoint/`. Links, devices and deeper paths are not.
+ * Whether an entry of a container's archive is one the import writes: a known top-level
+ * file, or a regular file directly inside `checkpoint/`. Links, devices and deeper paths are not.
  */
 export function importedMember(entry: Pick<TarEntry, 'name' | 'type'>): string | undefined {
   if (entry.type !== 'file') return undefined;
-  const path = memberPath(entry.name);
-  if (!path) return undefined;
-  if (path.inner === undefined) return ARCHIVE_FILES.includes(path.top) ? path.top : undefined;
-  return path.top === ARCHIVE.checkpointDir ? `${ARCHIVE.checkpointDir}/${path.inner}` : undefined;
+  const parts = memberParts(entry.name);
+  return parts ? containerMember(parts) : undefined;
+}
+
+/** The same for a pod's archive: its two files, and the container members in each container's directory. */
+export function importedPodMember(entry: Pick<TarEntry, 'name' | 'type'>): string | undefined {
+  if (entry.type !== 'file') return undefined;
+  const parts = memberParts(entry.name);
+  if (!parts) return undefined;
+  if (parts.length === 1) return parts[0] === POD_ARCHIVE.options || parts[0] === POD_ARCHIVE.dump ? parts[0] : undefined;
+  const [dir, ...rest] = parts;
+  if (!CONTAINER_DIR.test(dir!) || dir === ARCHIVE.checkpointDir) return undefined;
+  const inner = containerMember(rest);
+  return inner ? `${dir}/${inner}` : undefined;
+}
+
+type TarWriter = Awaited<ReturnType<typeof TarFileWriter.create>>;
+
+/** Adds the container archive members `workDir` holds, each name prefixed with `prefix`. */
+async function addContainerMembers(tar: TarWriter, workDir: string, prefix: string): Promise<void> {
+  const now = Math.floor(Date.now() / 1000);
+  const images = join(workDir, ARCHIVE.checkpointDir);
+  const imageStat = await lstat(images).catch(() => undefined);
+  if (imageStat?.isDirectory()) {
+    await tar.add({ name: `${prefix}${ARCHIVE.checkpointDir}/`, type: 'directory', mode: 0o700, mtime: now });
+    for (const name of (await readdir(images)).sort()) {
+      const st = await lstat(join(images, name));
+      // CRIU writes regular files only; anything else has no place in an archive we vouch for.
+      if (st.isFile()) await tar.addFile({ name: `${prefix}${ARCHIVE.checkpointDir}/${name}`, type: 'file', size: st.size, mode: 0o600, mtime: Math.floor(st.mtimeMs / 1000) }, join(images, name));
+    }
+  }
+  for (const name of ARCHIVE_FILES) {
+    const st = await lstat(join(workDir, name)).catch(() => undefined);
+    if (st?.isFile()) await tar.addFile({ name: `${prefix}${name}`, type: 'file', size: st.size, mode: 0o600, mtime: Math.floor(st.mtimeMs / 1000) }, join(workDir, name));
+  }
 }
 
 /**
- * Writes the archive of what `workDir` holds (the members above that exist there) to
- * `location`: into a temporary file beside it first, renamed over it once complete, readable
- * by root only as it holds every memory page of the container's processes.
+ * Writes an archive to `location`: into a temporary file beside it first, renamed over it
+ * once complete, readable by root only as it holds every memory page of the processes.
  */
-export async function writeCheckpointArchive(workDir: string, location: string): Promise<void> {
+async function writeArchive(location: string, fill: (tar: TarWriter) => Promise<void>): Promise<void> {
   const temporary = join(dirname(location), `.${basename(location)}.${randomBytes(4).toString('hex')}.tmp`);
   const tar = await TarFileWriter.create(temporary, 0o600);
   try {
-    const now = Math.floor(Date.now() / 1000);
-    const images = join(workDir, ARCHIVE.checkpointDir);
-    const imageStat = await lstat(images).catch(() => undefined);
-    if (imageStat?.isDirectory()) {
-      await tar.add({ name: `${ARCHIVE.checkpointDir}/`, type: 'directory', mode: 0o700, mtime: now });
-      for (const name of (await readdir(images)).sort()) {
-        const st = await lstat(join(images, name));
-        // CRIU writes regular files only; anything else has no place in an archive we vouch for.
-        if (st.isFile()) await tar.addFile({ name: `${ARCHIVE.checkpointDir}/${name}`, type: 'file', size: st.size, mode: 0o600, mtime: Math.floor(st.mtimeMs / 1000) }, join(images, name));
-      }
-    }
-    for (const name of ARCHIVE_FILES) {
-      const st = await lstat(join(workDir, name)).catch(() => undefined);
-      if (st?.isFile()) await tar.addFile({ name, type: 'file', size: st.size, mode: 0o600, mtime: Math.floor(st.mtimeMs / 1000) }, join(workDir, name));
-    }
+    await fill(tar);
     await tar.finish();
     await rename(temporary, location);
   } catch (err) {
@@ -107,14 +143,33 @@ export async function writeCheckpointArchive(workDir: string, location: string):
   }
 }
 
+/** Writes the archive of the container checkpoint in `workDir` (the members above that exist there) to `location`. */
+export function writeCheckpointArchive(workDir: string, location: string): Promise<void> {
+  return writeArchive(location, (tar) => addContainerMembers(tar, workDir, ''));
+}
+
+/** Writes a pod's archive: its two files in `workDir` and each container's checkpoint in `workDir/<dir>`. */
+export function writePodCheckpointArchive(workDir: string, location: string, containerDirs: readonly string[]): Promise<void> {
+  return writeArchive(location, async (tar) => {
+    for (const name of [POD_ARCHIVE.options, POD_ARCHIVE.dump]) {
+      const st = await lstat(join(workDir, name));
+      await tar.addFile({ name, type: 'file', size: st.size, mode: 0o600, mtime: Math.floor(st.mtimeMs / 1000) }, join(workDir, name));
+    }
+    for (const dir of containerDirs) {
+      await tar.add({ name: `${dir}/`, type: 'directory', mode: 0o700, mtime: Math.floor(Date.now() / 1000) });
+      await addContainerMembers(tar, join(workDir, dir), `${dir}/`);
+    }
+  });
+}
+
 /**
  * Unpacks the members of a checkpoint archive that a restore reads into `dest` (made here,
- * empty): the known top-level files and CRIU's images, each a new regular file created
- * without following anything. Returns the members written. Anything else is skipped; a
- * malformed archive is INVALID_ARGUMENT naming the file.
+ * empty): those `memberOf` admits, each a new regular file created without following
+ * anything. Returns the members written. Anything else is skipped; a malformed archive is
+ * INVALID_ARGUMENT naming the file.
  */
-export async function extractCheckpointArchive(archive: string, dest: string): Promise<Set<string>> {
-  await mkdir(join(dest, ARCHIVE.checkpointDir), { recursive: true, mode: 0o700 });
+export async function extractCheckpointArchive(archive: string, dest: string, memberOf = importedMember): Promise<Set<string>> {
+  await mkdir(dest, { recursive: true, mode: 0o700 });
   const written = new Set<string>();
   const reader = new TarReader();
   let file: { handle: FileHandle; position: number } | undefined;
@@ -124,10 +179,12 @@ export async function extractCheckpointArchive(archive: string, dest: string): P
       if (event.kind === 'entry') {
         if (file) await file.handle.close();
         file = undefined;
-        const member = importedMember(event.entry);
+        const member = memberOf(event.entry);
         if (!member) continue;
         if (written.has(member)) throw new InvalidArgumentError(`checkpoint archive ${archive} holds ${member} twice`);
         written.add(member);
+        // Every directory below `dest` is made here, from names checked to be plain components.
+        await mkdir(dirname(join(dest, member)), { recursive: true, mode: 0o700 });
         const handle = await open(join(dest, member), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
         if (event.entry.size > 0) file = { handle, position: 0 };
         else await handle.close();

@@ -61,32 +61,44 @@ export class ContainerCheckpointer {
 
   /** Writes the archive of the running container `c` to `location`. */
   async write(c: ContainerRecord, location: string, timeoutMs: number, log: Logger): Promise<void> {
+    const work = this.deps.paths.checkpointWork(c.id);
+    await this.deps.storage.removeTree(work);
+    const started = performance.now();
+    try {
+      const dumpMs = await this.assemble(c, work, { leaveRunning: true, timeoutMs });
+      await writeCheckpointArchive(work, location);
+      log.info({ container: c.id, location, dumpMs, totalMs: Math.round(performance.now() - started) }, 'container checkpointed');
+    } finally {
+      await this.deps.storage.removeTree(work);
+    }
+  }
+
+  /**
+   * Fills `work` (made here) with what a container's archive holds: CRIU's images and logs,
+   * the rootfs diff and deleted files, config, spec and status, the log. Returns how long the
+   * dump itself took, in milliseconds.
+   */
+  async assemble(c: ContainerRecord, work: string, opts: { leaveRunning: boolean; timeoutMs: number }): Promise<number> {
     if (c.state !== 'CONTAINER_RUNNING') throw new FailedPreconditionError(`container ${c.id} is not running: only a running container can be checkpointed`);
     const { storage } = this.deps;
     const runtime = this.deps.runtimeOf(c);
-    const work = this.deps.paths.checkpointWork(c.id);
-    await storage.removeTree(work);
     await mkdir(join(work, ARCHIVE.checkpointDir), { recursive: true, mode: 0o700 });
     const started = performance.now();
-    try {
-      await runtime.checkpoint(c.id, { imagePath: join(work, ARCHIVE.checkpointDir), workPath: work, leaveRunning: true, timeoutMs });
-      const dumped = performance.now();
-      const spec = runtime.spec(c.id);
-      const merged = spec?.root?.path;
-      if (!merged) throw new FailedPreconditionError(`container ${c.id} has no root filesystem on record to checkpoint`);
-      const deleted = await captureRootfsDiff({
-        upperDir: storage.upperDirOf(c.id), merged, lowerDirs: storage.layerDirs(storage.rootfsLayersOf(c.id)), diffTar: join(work, ARCHIVE.rootfsDiff),
-      });
-      await writeFile(join(work, ARCHIVE.deletedFiles), JSON.stringify(deleted), { mode: 0o600 });
-      await writeFile(join(work, ARCHIVE.configDump), JSON.stringify(configDump(c, nanosToWire(nowNanos()))), { mode: 0o600 });
-      await writeFile(join(work, ARCHIVE.specDump), JSON.stringify(spec), { mode: 0o600 });
-      await writeFile(join(work, ARCHIVE.statusDump), JSON.stringify(statusDump(c)), { mode: 0o600 });
-      if (c.logPath && existsSync(c.logPath)) await copyFile(c.logPath, join(work, ARCHIVE.containerLog));
-      await writeCheckpointArchive(work, location);
-      log.info({ container: c.id, location, dumpMs: Math.round(dumped - started), totalMs: Math.round(performance.now() - started) }, 'container checkpointed');
-    } finally {
-      await storage.removeTree(work);
-    }
+    // The spec is read first: a dump that stops the container lets its runtime forget it.
+    const spec = runtime.spec(c.id);
+    const merged = spec?.root?.path;
+    if (!merged) throw new FailedPreconditionError(`container ${c.id} has no root filesystem on record to checkpoint`);
+    await runtime.checkpoint(c.id, { imagePath: join(work, ARCHIVE.checkpointDir), workPath: work, leaveRunning: opts.leaveRunning, timeoutMs: opts.timeoutMs });
+    const dumpMs = Math.round(performance.now() - started);
+    const deleted = await captureRootfsDiff({
+      upperDir: storage.upperDirOf(c.id), merged, lowerDirs: storage.layerDirs(storage.rootfsLayersOf(c.id)), diffTar: join(work, ARCHIVE.rootfsDiff),
+    });
+    await writeFile(join(work, ARCHIVE.deletedFiles), JSON.stringify(deleted), { mode: 0o600 });
+    await writeFile(join(work, ARCHIVE.configDump), JSON.stringify(configDump(c, nanosToWire(nowNanos()))), { mode: 0o600 });
+    await writeFile(join(work, ARCHIVE.specDump), JSON.stringify(spec), { mode: 0o600 });
+    await writeFile(join(work, ARCHIVE.statusDump), JSON.stringify(statusDump(c)), { mode: 0o600 });
+    if (c.logPath && existsSync(c.logPath)) await copyFile(c.logPath, join(work, ARCHIVE.containerLog));
+    return dumpMs;
   }
 }
 

@@ -57,7 +57,8 @@ type Timings = Record<string, number>;
 export class ContainerCreator {
   constructor(private readonly deps: ContainerCreatorDeps) {}
 
-  async create(req: CreateContainerRequest__Output, signal: AbortSignal, log: Logger): Promise<string> {
+  /** `unpacked`: the checkpoint the image names is unpacked there already (RestorePod). */
+  async create(req: CreateContainerRequest__Output, signal: AbortSignal, log: Logger, unpacked?: string): Promise<string> {
     const podId = requireField(req.pod_sandbox_id, 'pod_sandbox_id');
     const config = req.config;
     if (!config) throw new InvalidArgumentError('config is required');
@@ -97,7 +98,7 @@ export class ContainerCreator {
         // Refused before anything is unpacked where the pod's runtime cannot restore.
         const support = await this.deps.runtimeOf(c).checkpointSupport();
         if (!support.usable) throw new FailedPreconditionError(`cannot restore a container from checkpoint ${archive}: ${support.reason}`);
-        restore = await unpackCheckpoint(archive, this.deps.paths.restoreDir(id));
+        restore = await unpackCheckpoint(archive, this.deps.paths.restoreDir(id), unpacked);
         image = this.deps.images.resolve(restore.baseImage);
         if (!image) throw new NotFoundError(`image "${restore.baseImage}" of checkpoint ${archive} is not on the node; pull it first`);
         c.image = restore.baseImage;

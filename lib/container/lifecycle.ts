@@ -11,6 +11,7 @@ import { matchesLabels, requireField } from '../util/ids.js';
 import { nanosToWire, nowNanos } from '../util/time.js';
 import { ARCHIVE } from './checkpoint-archive.js';
 import { ContainerCheckpointer } from './checkpoint.js';
+import { PodCheckpoints, type PodCheckpointsDeps } from './pod-checkpoint.js';
 import { ContainerCreator, type CreateSources } from './create.js';
 import { loadRuntimeDefaults } from './defaults.js';
 import { eventPublisher, type ContainerEventSink, type PublishEvent } from './events.js';
@@ -91,6 +92,26 @@ export class ContainerLifecycle {
       runtimeOf: (c) => this.runtimeOf(c), policyOf: (c) => this.deps.runtimes.policy(c.runtimeHandler),
       defaults: () => this.runtimeDefaults, cdiSpecDirs: this.deps.config.runtime.cdi_spec_dirs, publish: this.publish,
     });
+  }
+
+  /** CheckpointPod and RestorePod, making pods through the pod service and containers through `creator`. */
+  podCheckpoints(sources: { pods: PodCheckpointsDeps['pods']; creator: ContainerCreator }): PodCheckpoints {
+    const never = new AbortController().signal;
+    return new PodCheckpoints({
+      paths: this.deps.paths, storage: this.deps.storage, checkpointer: this.checkpointer,
+      runtimeOf: (c) => this.runtimeOf(c), runtimeOfHandler: (handler) => this.deps.runtimes.runtime(handler),
+      containersOf: (podId) => this.list({ podId }).filter((c) => c.podId === podId),
+      withLocks: (ids, task) => this.withLocks([...ids].sort(), task),
+      pods: sources.pods,
+      createRestored: (req, unpacked, log) => sources.creator.create(req, never, log, unpacked),
+      start: (id, log) => this.start(id, log),
+    });
+  }
+
+  /** Runs `task` holding the locks of `ids` (sorted, so two such calls cannot deadlock). */
+  private withLocks<T>(ids: readonly string[], task: () => Promise<T>): Promise<T> {
+    if (ids.length === 0) return task();
+    return this.store.withLock(ids[0]!, () => this.withLocks(ids.slice(1), task));
   }
 
   private get runtimeDefaults(): RuntimeDefaults {

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join } from 'node:path';
 import { InvalidArgumentError } from '../errors/index.js';
 import type { ContainerCreateRequest, OciProcess, OciSpec } from '../oci/index.js';
 import { ARCHIVE, extractCheckpointArchive, parseDeletedFiles, readArchiveJson, type CheckpointConfigDump } from './checkpoint-archive.js';
@@ -28,9 +28,32 @@ export function checkpointArchiveOf(image: string): string | undefined {
   return image;
 }
 
-/** Unpacks what a restore needs into `dir` and checks it is a container checkpoint; anything missing or malformed is INVALID_ARGUMENT. */
-export async function unpackCheckpoint(archive: string, dir: string): Promise<RestorePlan> {
-  const members = await extractCheckpointArchive(archive, dir);
+/** The members of a container checkpoint unpacked in `dir`: its regular files, and those in `checkpoint/`. */
+async function membersIn(dir: string): Promise<Set<string>> {
+  const members = new Set<string>();
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isFile()) members.add(entry.name);
+    if (entry.isDirectory() && entry.name === ARCHIVE.checkpointDir) {
+      for (const image of await readdir(join(dir, entry.name), { withFileTypes: true })) if (image.isFile()) members.add(`${entry.name}/${image.name}`);
+    }
+  }
+  return members;
+}
+
+/**
+ * Unpacks what a restore needs into `dir` and checks it is a container checkpoint; anything
+ * missing or malformed is INVALID_ARGUMENT. `unpacked`: a container's directory of a pod
+ * archive unpacked already (by RestorePod, on the same filesystem), moved to `dir` instead.
+ */
+export async function unpackCheckpoint(archive: string, dir: string, unpacked?: string): Promise<RestorePlan> {
+  let members: Set<string>;
+  if (unpacked) {
+    await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
+    await rename(unpacked, dir);
+    members = await membersIn(dir);
+  } else {
+    members = await extractCheckpointArchive(archive, dir);
+  }
   if (![...members].some((m) => m.startsWith(`${ARCHIVE.checkpointDir}/`))) {
     throw new InvalidArgumentError(`checkpoint archive ${archive} holds no CRIU images (${ARCHIVE.checkpointDir}/)`);
   }

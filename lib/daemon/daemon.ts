@@ -54,6 +54,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     const containers = new ContainerLifecycle({ config, paths, store, log: log.child({ module: 'container' }), storage, oomRestriction, runtimes: runtimeHandlers, events, metrics });
     const images = new ImageService({ config, state: store, storage, log: log.child({ module: 'image' }), metrics });
     const pods = new SandboxService({ config, paths, store, log, network, cgroups: new CgroupManager(hostCgroupLayout()), runtimeHandlers, containers, images, storage });
+    const containerCreator = containers.creator({ pods, images });
     const services: Services = {
       config,
       version: packageVersion(),
@@ -66,7 +67,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       storage,
       images,
       containers,
-      containerCreator: containers.creator({ pods, images }),
+      containerCreator,
+      podCheckpoints: containers.podCheckpoints({ pods, creator: containerCreator }),
       metrics,
       events,
       runtimeHandlers,

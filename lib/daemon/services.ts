@@ -1,7 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { StateStore } from '../state/index.js';
-import type { ContainerCreator, ContainerLifecycle } from '../container/index.js';
+import type { ContainerCreator, ContainerLifecycle, PodCheckpoints } from '../container/index.js';
 import type { SandboxService } from '../sandbox/index.js';
 import type { ImageService } from '../image/index.js';
 import type { Storage } from '../storage/index.js';
@@ -40,6 +40,8 @@ export interface Services {
   containers: ContainerLifecycle;
   /** CreateContainer. */
   containerCreator: ContainerCreator;
+  /** CheckpointPod and RestorePod. */
+  podCheckpoints: PodCheckpoints;
   /** Layer store and container root filesystems (overlay). */
   storage: Storage;
   /** Container and pod stats, pod metrics (lib/stats). */

@@ -33,6 +33,7 @@ export interface Harness {
   rootfsDirs: string;
   /** Image volume mount points the fake storage has made and not yet released, by container. */
   volumes: Map<string, string[]>;
+  paths: Paths;
 }
 
 export const POD_ID = 'a'.repeat(64);
@@ -101,7 +102,7 @@ export async function harness(seed: number, failCreate = false): Promise<Harness
   });
   await lifecycle.recover();
   const creator = lifecycle.creator({ pods: { get: () => pod() }, images: { resolve: (ref) => (ref === 'test/img:v1' || ref === VOLUME_IMAGE.repoTags[0] ? (ref === 'test/img:v1' ? IMAGE : VOLUME_IMAGE) : undefined) } });
-  return { lifecycle, creator, fake, events, store, rootfsDirs, volumes };
+  return { lifecycle, creator, fake, events, store, rootfsDirs, volumes, paths };
 }
 
 export function createRequest(name: string): CreateContainerRequest__Output {

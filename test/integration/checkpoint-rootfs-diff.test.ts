@@ -14,7 +14,7 @@ function run(cmd: string, args: string[]): void {
 }
 
 /** The upper, work and mount directories of one overlay over the test's image layer. */
-function mountOverlay(name: string): { upper: string; merged: string } {
+function overlayDirs(name: string): { upper: string; merged: string } {
   const [upper, work, merged] = ['upper', 'work', 'merged'].map((d) => join(base, name, d)) as [string, string, string];
   for (const d of [upper, work, merged]) mkdirSync(d, { recursive: true });
   return { upper, merged };
@@ -67,7 +67,7 @@ after(() => {
 });
 
 it('a container\'s changes captured from its overlay upper layer, applied to a fresh one, give the same root filesystem', { timeout: 60_000 }, async () => {
-  const first = mountOverlay('first');
+  const first = overlayDirs('first');
   mount('first');
   const m = first.merged;
   writeFileSync(join(m, 'etc', 'new.conf'), 'new\n');
@@ -91,7 +91,7 @@ it('a container\'s changes captured from its overlay upper layer, applied to a f
   const deleted = await captureRootfsDiff({ upperDir: first.upper, merged: m, lowerDirs: [lower()], diffTar });
   assert.deepEqual(deleted.sort(), ['/etc/motd', '/var/cache/a', '/var/cache/b']);
 
-  const second = mountOverlay('second');
+  const second = overlayDirs('second');
   await applyRootfsDiff({ upperDir: second.upper, diffTar, deleted, lowerDirs: [lower()] });
   mount('second');
   assert.deepEqual(snapshot(second.merged), expected);

@@ -44,6 +44,8 @@ import { podStatsStream } from './pod-stats-stream.js';
 import { podMetricsStream } from './pod-metrics-stream.js';
 import { imageStream } from './image-stream.js';
 import { containerCheckpoint } from './container-checkpoint.js';
+import { podCheckpoint } from './pod-checkpoint.js';
+import { podRestore } from './pod-restore.js';
 
 // Handlers are typed per file; the table erases the message types for registration.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -77,6 +79,8 @@ export const runtimeServiceHandlers: Record<string, AnyUnary> = {
   UpdateContainerResources: containerUpdate,
   ReopenContainerLog: containerReopenLog,
   CheckpointContainer: containerCheckpoint,
+  CheckpointPod: podCheckpoint,
+  RestorePod: podRestore,
   ExecSync: execSync,
   Exec: containerExec,
   Attach: containerAttach,
