@@ -36,6 +36,16 @@ async function count(id: string): Promise<number> {
   return Number((await fx.exec(id, ['/bin/cat', '/tmp/count'])).stdout.trim());
 }
 
+/** Whether the counter goes on from where it is (within a few seconds, on a busy node too). */
+async function counting(id: string): Promise<boolean> {
+  const from = await count(id);
+  for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
+    await new Promise((r) => setTimeout(r, 100));
+    if ((await count(id)) > from) return true;
+  }
+  return false;
+}
+
 it('where CRIU cannot work, CheckpointContainer is FAILED_PRECONDITION quoting CRIU, writes nothing, and the container runs on', { skip: refusal === undefined && 'CRIU works on this node', timeout: 60_000 }, async () => {
   const pod = await fx.runPod();
   const id = await fx.run(pod, 'busybox', { command: ['/bin/sh', '-c', COUNTER] });
@@ -49,9 +59,7 @@ it('where CRIU cannot work, CheckpointContainer is FAILED_PRECONDITION quoting C
   const again = await expectCode(fx.client.runtime('CheckpointContainer', { container_id: id, location }), grpc.status.FAILED_PRECONDITION);
   assert.equal(again.details, err.details);
   assert.ok(Date.now() - started < 1000);
-  const before = await count(id);
-  await new Promise((r) => setTimeout(r, 300));
-  assert.ok((await count(id)) > before, 'the container runs on');
+  assert.ok(await counting(id), 'the container runs on');
   assert.equal((await fx.status(id)).state, 'CONTAINER_RUNNING');
   await fx.removePod(pod.id);
 });
@@ -66,13 +74,36 @@ it('where CRIU cannot work, a container created from a checkpoint archive is FAI
   await writeCheckpointArchive(work, archive);
   rmSync(work, { recursive: true });
   const pod = await fx.runPod();
+  const dirsBefore = readdirSync(join(fx.dirs.root, 'containers'));
   const err = await expectCode(fx.create(pod, 'busybox', { metadata: { name: 'restored' }, image: { image: archive } }), grpc.status.FAILED_PRECONDITION);
   assert.match(err.details, new RegExp(`cannot restore a container from checkpoint ${archive}: CRIU cannot checkpoint on this node`));
   assert.equal((await fx.client.runtime('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers!.length, 0);
-  assert.deepEqual(readdirSync(join(fx.dirs.root, 'containers')), [], 'nothing of the container is left');
+  assert.deepEqual(readdirSync(join(fx.dirs.root, 'containers')), dirsBefore, 'nothing of the container is left');
   // A path that is no file is no image either.
   const bad = await expectCode(fx.create(pod, 'busybox', { metadata: { name: 'restored' }, image: { image: join(out, 'absent.tar') } }), grpc.status.INVALID_ARGUMENT);
   assert.match(bad.details, /neither an image reference nor a checkpoint archive/);
+  rmSync(archive);
+  await fx.removePod(pod.id);
+});
+
+it('where CRIU cannot work, CheckpointPod and RestorePod are FAILED_PRECONDITION quoting CRIU: the pod runs on, nothing is written, no pod is made', { skip: refusal === undefined && 'CRIU works on this node', timeout: 60_000 }, async () => {
+  const pod = await fx.runPod();
+  const id = await fx.run(pod, 'busybox', { command: ['/bin/sh', '-c', COUNTER] });
+  const location = join(out, 'pod.tar');
+  const err = await expectCode(fx.client.runtime('CheckpointPod', { pod_sandbox_id: pod.id, output_path: location }), grpc.status.FAILED_PRECONDITION);
+  assert.match(err.details, new RegExp(`cannot checkpoint pod ${pod.id}: CRIU cannot checkpoint on this node`));
+  assert.ok(err.details.includes(refusal!));
+  assert.deepEqual(readdirSync(out), []);
+  assert.equal((await fx.status(id)).state, 'CONTAINER_RUNNING');
+  assert.ok(await counting(id), 'not left frozen');
+  await expectCode(fx.client.runtime('CheckpointPod', { pod_sandbox_id: 'f'.repeat(64), output_path: location }), grpc.status.NOT_FOUND);
+
+  writeFileSync(join(out, 'some-pod.tar'), 'refused before it is read');
+  const pods = (await fx.client.runtime('ListPodSandbox', {})).items!.length;
+  const restore = await expectCode(fx.client.runtime('RestorePod', { checkpoint_path: join(out, 'some-pod.tar'), config: fx.podConfig() }), grpc.status.FAILED_PRECONDITION);
+  assert.match(restore.details, /cannot restore a pod from checkpoint .*: CRIU cannot checkpoint on this node/);
+  assert.equal((await fx.client.runtime('ListPodSandbox', {})).items!.length, pods, 'no pod was made');
+  rmSync(join(out, 'some-pod.tar'));
   await fx.removePod(pod.id);
 });
 
