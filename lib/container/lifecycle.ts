@@ -140,6 +140,9 @@ export class ContainerLifecycle {
       this.store.add(c);
       this.exits.reconcile(c, true);
     }
+    // Pod checkpoints and restores a stopped daemon left half done: nothing refers to them.
+    await this.deps.storage.removeTree(this.deps.paths.podCheckpointsRoot);
+    await this.deps.storage.removeTree(this.deps.paths.podRestoresRoot);
     // Image volumes whose container is gone without a record (removed by hand, or a record lost).
     for (const owner of this.deps.storage.imageVolumeOwners()) {
       if (!this.store.has(owner)) await this.deps.storage.releaseImageVolumes(owner).catch((err: unknown) => this.deps.log.warn({ container: owner, err: messageOf(err) }, 'releasing stale image volumes failed'));

@@ -99,7 +99,7 @@ export class PodCheckpoints {
     if (targets.length === 0) throw new FailedPreconditionError(`pod ${pod.id} has no running container to checkpoint`);
     const support = await this.deps.runtimeOf(targets[0]!).checkpointSupport();
     if (!support.usable) throw new FailedPreconditionError(`cannot checkpoint pod ${pod.id}: ${support.reason}`);
-    const work = join(this.deps.paths.root, 'pod-checkpoints', pod.id);
+    const work = this.deps.paths.podCheckpointWork(pod.id);
     await this.deps.storage.removeTree(work);
     await mkdir(work, { recursive: true, mode: 0o700 });
     try {
@@ -148,7 +148,7 @@ export class PodCheckpoints {
     }
     const support = await this.deps.runtimeOfHandler(req.runtimeHandler).checkpointSupport();
     if (!support.usable) throw new FailedPreconditionError(`cannot restore a pod from checkpoint ${archive}: ${support.reason}`);
-    const work = join(this.deps.paths.root, 'pod-restores', randomBytes(8).toString('hex'));
+    const work = this.deps.paths.podRestoreWork(randomBytes(8).toString('hex'));
     try {
       await extractCheckpointArchive(archive, work, importedPodMember);
       const options = await readArchiveJson<Partial<PodOptionsDump>>(work, POD_ARCHIVE.options, archive);

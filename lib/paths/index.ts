@@ -13,7 +13,10 @@ export type PinnedKind = 'net' | 'ipc' | 'uts' | 'pid' | 'user';
  * ROOT/containers/ID/                a container's own: conmon's persisted exit and oom files, image volumes, default log
  * ROOT/containers/ID/checkpoint/     a checkpoint being taken (CRIU's images, the rootfs diff), until it is an archive
  * ROOT/containers/ID/restore/        the checkpoint archive a container is restored from, unpacked until the restore ran
+ * ROOT/pod-checkpoints/POD/          a pod's checkpoint being taken, until it is an archive
+ * ROOT/pod-restores/N/               a pod checkpoint archive unpacked for RestorePod, until its containers have it
  * ROOT/overlay/, ROOT/content/       layer store and image blobs (lib/storage, lib/image)
+ * ROOT/overlay/image-volumes/ID.json the layers and mount points of a container's image volumes
  * STATE/ns/POD-KIND                  pinned namespaces, on a private bind mount of STATE/ns
  * STATE/pods/POD/                    hostname, resolv.conf, hosts, the /dev/shm tmpfs
  * STATE/containers/ID/               the OCI bundle: config.json, pidfile, conmon.pid, ctl, attach
@@ -47,6 +50,24 @@ export class Paths {
   /** The checkpoint archive a container is restored from, unpacked. */
   restoreDir(id: string): string {
     return join(this.containerDir(id), 'restore');
+  }
+
+  get podCheckpointsRoot(): string {
+    return join(this.root, 'pod-checkpoints');
+  }
+
+  /** Where a pod's checkpoint is assembled before it becomes an archive. */
+  podCheckpointWork(podId: string): string {
+    return join(this.podCheckpointsRoot, podId);
+  }
+
+  get podRestoresRoot(): string {
+    return join(this.root, 'pod-restores');
+  }
+
+  /** Where RestorePod unpacks a pod checkpoint archive (`name` is the restore's own). */
+  podRestoreWork(name: string): string {
+    return join(this.podRestoresRoot, name);
   }
 
   get imageVolumesRoot(): string {
