@@ -94,6 +94,7 @@ it('an image used as a volume is in use in its verbose status; removing it leave
 
   await fx.client.runtime('RemoveContainer', { container_id: id });
   assert.deepEqual(volumeMounts(), []);
+  for (const dir of layerDirs) assert.equal(existsSync(dir), false, `${dir} is collected once no container uses it`);
   await fx.client.image('PullImage', { image: { image: dataImage } });
   await fx.removePod(pod.id);
 });
