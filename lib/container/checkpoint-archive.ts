@@ -104,10 +104,8 @@ export function importedPodMember(entry: Pick<TarEntry, 'name' | 'type'>): strin
   return inner ? `${dir}/${inner}` : undefined;
 }
 
-type TarWriter = Awaited<ReturnType<typeof TarFileWriter.create>>;
-
 /** Adds the container archive members `workDir` holds, each name prefixed with `prefix`. */
-async function addContainerMembers(tar: TarWriter, workDir: string, prefix: string): Promise<void> {
+async function addContainerMembers(tar: TarFileWriter, workDir: string, prefix: string): Promise<void> {
   const now = Math.floor(Date.now() / 1000);
   const images = join(workDir, ARCHIVE.checkpointDir);
   const imageStat = await lstat(images).catch(() => undefined);
@@ -129,7 +127,7 @@ async function addContainerMembers(tar: TarWriter, workDir: string, prefix: stri
  * Writes an archive to `location`: into a temporary file beside it first, renamed over it
  * once complete, readable by root only as it holds every memory page of the processes.
  */
-async function writeArchive(location: string, fill: (tar: TarWriter) => Promise<void>): Promise<void> {
+async function writeArchive(location: string, fill: (tar: TarFileWriter) => Promise<void>): Promise<void> {
   const temporary = join(dirname(location), `.${basename(location)}.${randomBytes(4).toString('hex')}.tmp`);
   const tar = await TarFileWriter.create(temporary, 0o600);
   try {

@@ -176,3 +176,20 @@ test('a restore from a file that is no checkpoint is INVALID_ARGUMENT, one whose
   rmSync(out, { recursive: true });
   h.store.close();
 });
+
+test('a dump that fails half way leaves no archive, no temporary file and no work files, and says what the runtime said', async () => {
+  const h = await harness(17);
+  h.fake.criu = { usable: true };
+  const id = await runningContainer(h, 'failing');
+  h.fake.checkpoint = async (_id, req) => {
+    writeFileSync(join(req.imagePath, 'pages-1.img'), Buffer.alloc(4096));
+    throw new Error('runc checkpoint: criu failed: type NOTIFY errno 0; see dump.log');
+  };
+  const out = mkdtempSync(join(tmpdir(), 'runcri-ckpt-'));
+  await assert.rejects(h.lifecycle.checkpoint(id, join(out, 'c.tar'), 0, log), /criu failed: type NOTIFY/);
+  assert.deepEqual(readdirSync(out), []);
+  assert.equal(existsSync(join(h.lifecycle.get(id).containerDir, 'checkpoint')), false);
+  assert.equal(h.lifecycle.get(id).state, 'CONTAINER_RUNNING');
+  rmSync(out, { recursive: true });
+  h.store.close();
+});
