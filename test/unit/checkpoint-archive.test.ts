@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ARCHIVE, extractCheckpointArchive, importedMember, parseDeletedFiles, writeCheckpointArchive } from '../../lib/container/checkpoint-archive.js';
+import { ARCHIVE, extractCheckpointArchive, importedMember, importedPodMember, parseDeletedFiles, writeCheckpointArchive } from '../../lib/container/checkpoint-archive.js';
 import { isRuntimeError } from '../../lib/errors/index.js';
 import { TarFileWriter } from '../../lib/storage/index.js';
 
@@ -72,4 +72,21 @@ test('deleted.files is a list of paths, made relative; anything else is INVALID_
   for (const bad of [{}, [1], 'etc/motd', [['x']]]) {
     assert.throws(() => parseDeletedFiles(bad, 'a.tar'), (err: unknown) => isRuntimeError(err) && err.kind === 'invalid_argument' && /a\.tar: deleted\.files is not a list of paths/.test(err.message));
   }
+});
+
+test('a pod archive\'s members are its two files and, in each container\'s directory, that container\'s members', () => {
+  const cases: [string, string | undefined][] = [
+    ['pod.options', 'pod.options'],
+    ['./pod.dump', 'pod.dump'],
+    ['config.dump', undefined],
+    ['abc-web/config.dump', 'abc-web/config.dump'],
+    ['abc-web/checkpoint/pages-1.img', 'abc-web/checkpoint/pages-1.img'],
+    ['abc-web/checkpoint/x/pages-1.img', undefined],
+    ['abc-web/pod.options', undefined],
+    ['checkpoint/pages-1.img', undefined],
+    ['../abc-web/config.dump', undefined],
+    ['.hidden/config.dump', undefined],
+  ];
+  for (const [name, expected] of cases) assert.equal(importedPodMember({ name, type: 'file' }), expected, name);
+  assert.equal(importedPodMember({ name: 'abc-web/config.dump', type: 'symlink' }), undefined);
 });
