@@ -1,11 +1,12 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ContainerFixture } from '../helpers/container-fixture.js';
 import { expectCode } from '../helpers/cri-client.js';
 import { TestDaemon } from '../helpers/daemon.js';
+import { ensureIdmapHelper } from '../helpers/native.js';
 import { buildImage, makeLayer, pushImage } from '../helpers/oci-image.js';
 import type { Mount } from '../../lib/generated/runtime/v1/Mount.js';
 
@@ -130,4 +131,25 @@ it('an image volume outlives a daemon restart, and is unmounted when its contain
   await fx.client.runtime('RemoveContainer', { container_id: id });
   assert.deepEqual(volumeMounts(), []);
   await fx.removePod(pod.id);
+});
+
+it('a container of a user-namespaced pod reads its image volume too', { timeout: 90_000 }, async (t) => {
+  ensureIdmapHelper();
+  // The pod's root is an unprivileged ID on the node: it must be able to walk to the daemon's state.
+  chmodSync(fx.dirs.base, 0o711);
+  await fx.daemon.stop();
+  fx.daemon = await TestDaemon.start({ dirs: fx.dirs });
+  const status = await fx.client.runtime('Status', {});
+  if (!(status.runtime_handlers ?? []).some((h) => h.name === '' && h.features?.user_namespaces)) {
+    t.skip('the runtime cannot make user-namespaced pods here');
+    return;
+  }
+  const map = { container_id: 0, host_id: 100000, length: 65536 };
+  const userns = { namespace_options: { userns_options: { mode: 'POD' as const, uids: [map], gids: [map] } } };
+  const pod = await fx.runPod({ linux: { security_context: userns } });
+  const id = await fx.run(pod, 'busybox', { command: ['/bin/sleep', '1000'], mounts: [imageMount('/vol', dataImage)], linux: { security_context: userns } });
+  assert.equal((await sh(id, 'cat /vol/data/hello')).stdout, 'from the data image\n');
+  assert.match((await sh(id, 'touch /vol/x')).stderr, /Read-only file system/);
+  await fx.removePod(pod.id);
+  assert.deepEqual(volumeMounts(), []);
 });
