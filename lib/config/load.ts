@@ -125,6 +125,7 @@ function finish(raw: Table, runtimesRaw: Table | undefined, registriesRaw: unkno
   requirePositiveInteger('max_message_bytes', config.max_message_bytes);
   requirePositiveInteger('shutdown_grace_ms', config.shutdown_grace_ms, true);
   requireAbsolute('runtime.conmon_path', config.runtime.conmon_path);
+  if (config.runtime.criu_path) requireAbsolute('runtime.criu_path', config.runtime.criu_path);
   requireOneOf('runtime.restrict_oom_score_adj', config.runtime.restrict_oom_score_adj, ['auto', 'true', 'false']);
   requirePositiveInteger('runtime.pids_limit', config.runtime.pids_limit, true);
   if (config.runtime.idmap_mount_helper) requireAbsolute('runtime.idmap_mount_helper', config.runtime.idmap_mount_helper);

@@ -48,6 +48,8 @@ export interface Config {
   runtime: {
     default_handler: string;
     conmon_path: string;
+    /** The CRIU binary checkpoints and restores use (runc's `--criu`); empty: `criu` on PATH. */
+    criu_path: string;
     /** Capabilities a container gets unless it adds or drops some. */
     default_capabilities: string[];
     /** A seccomp profile file for `RuntimeDefault`; empty means runcri's built-in profile. */
@@ -124,6 +126,7 @@ export function defaultConfig(): Config {
     runtime: {
       default_handler: 'runc',
       conmon_path: '/usr/bin/conmon',
+      criu_path: '',
       default_capabilities: [
         'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'SETGID', 'SETUID', 'SETPCAP',
         'NET_BIND_SERVICE', 'KILL', 'NET_RAW', 'SYS_CHROOT', 'MKNOD', 'AUDIT_WRITE', 'SETFCAP',

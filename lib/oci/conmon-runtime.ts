@@ -34,6 +34,8 @@ export interface ConmonRuntimeOptions {
   log: Logger;
   /** Where checkpoint support is found once per runtime binary (default: the daemon's one cache). */
   checkpointSupport?: CheckpointSupportCache;
+  /** The CRIU binary runc is told to use; empty: runc's own default (`criu` on PATH). */
+  criuPath?: string;
 }
 
 const RUNTIME_TIMEOUT_MS = 60_000;
@@ -71,7 +73,7 @@ export class ConmonRuntime implements OciRuntime {
     const support = await this.checkpointSupport();
     if (!support.usable) throw new FailedPreconditionError(support.reason);
     try {
-      return await this.launch(req, restoreConmonArgs(req.imagePath), 'restoring');
+      return await this.launch(req, [...this.criuArgs().flatMap((a) => ['--runtime-arg', a]), ...restoreConmonArgs(req.imagePath)], 'restoring');
     } catch (err) {
       const tail = restoreLogTail(this.opts.files.bundle(req.id));
       if (!tail) throw err;
@@ -203,7 +205,12 @@ export class ConmonRuntime implements OciRuntime {
   }
 
   checkpointSupport(): Promise<CheckpointSupport> {
-    return (this.opts.checkpointSupport ?? checkpointSupportCache).of(this.opts.runtimePath);
+    return (this.opts.checkpointSupport ?? checkpointSupportCache).of(this.opts.runtimePath, this.opts.criuPath || 'criu');
+  }
+
+  /** runc's global option naming the configured CRIU, if one is. */
+  private criuArgs(): string[] {
+    return this.opts.criuPath ? [`--criu=${this.opts.criuPath}`] : [];
   }
 
   async pause(id: string): Promise<void> {
@@ -217,7 +224,7 @@ export class ConmonRuntime implements OciRuntime {
   async checkpoint(id: string, req: CheckpointRequest): Promise<void> {
     const support = await this.checkpointSupport();
     if (!support.usable) throw new FailedPreconditionError(support.reason);
-    const args = [`--root=${this.opts.runtimeRoot}`, ...checkpointArgs(id, req)];
+    const args = [`--root=${this.opts.runtimeRoot}`, ...this.criuArgs(), ...checkpointArgs(id, req)];
     await runCommand(this.opts.runtimePath, args, { timeoutMs: req.timeoutMs || CHECKPOINT_TIMEOUT_MS });
   }
 

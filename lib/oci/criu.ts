@@ -51,19 +51,18 @@ export async function probeCheckpointSupport(runtimePath: string, tools: Checkpo
 }
 
 /**
- * The verdicts, one per runtime binary, found once: a node's kernel and CRIU do not change
- * while the daemon runs, and `criu check` costs a few hundred milliseconds on some kernels.
+ * The verdicts, one per runtime binary and CRIU, found once: a node's kernel and CRIU do not
+ * change while the daemon runs, and `criu check` costs a few hundred milliseconds on some kernels.
  */
 export class CheckpointSupportCache {
   private readonly verdicts = new Map<string, Promise<CheckpointSupport>>();
 
-  constructor(private readonly tools: CheckpointProbeTools = { criu: 'criu' }) {}
-
-  of(runtimePath: string): Promise<CheckpointSupport> {
-    let verdict = this.verdicts.get(runtimePath);
+  of(runtimePath: string, criu = 'criu'): Promise<CheckpointSupport> {
+    const key = `${runtimePath}\0${criu}`;
+    let verdict = this.verdicts.get(key);
     if (!verdict) {
-      verdict = probeCheckpointSupport(runtimePath, this.tools);
-      this.verdicts.set(runtimePath, verdict);
+      verdict = probeCheckpointSupport(runtimePath, { criu });
+      this.verdicts.set(key, verdict);
     }
     return verdict;
   }

@@ -222,7 +222,7 @@ export class RuntimeHandlers {
     const { paths, config } = this.opts;
     rt = new ConmonRuntime({
       runtimePath: info.path, runtimeRoot: info.config.root, conmonPath: info.config.monitor_path || config.runtime.conmon_path,
-      files: this.files, execDir: paths.execDir, execSlots: this.execSlots, ptyHelper: this.ptyHelper,
+      files: this.files, execDir: paths.execDir, execSlots: this.execSlots, ptyHelper: this.ptyHelper, criuPath: config.runtime.criu_path,
       log: this.opts.log.child({ module: 'oci', handler: info.name }),
     });
     this.runtimes.set(info.name, rt);

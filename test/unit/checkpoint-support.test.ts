@@ -38,9 +38,9 @@ test('the verdict is found once per runtime binary and shared by concurrent aske
   const dir = mkdtempSync(join(tmpdir(), 'runcri-criu-'));
   const runc = program(dir, 'runc', 'sleep 0.1; exit 0');
   const criu = program(dir, 'criu', 'exit 0');
-  const cache = new CheckpointSupportCache({ criu });
-  const verdicts = await Promise.all(Array.from({ length: 5 }, () => cache.of(runc)));
-  await cache.of(runc);
+  const cache = new CheckpointSupportCache();
+  const verdicts = await Promise.all(Array.from({ length: 5 }, () => cache.of(runc, criu)));
+  await cache.of(runc, criu);
   assert.ok(verdicts.every((v) => v.usable));
   const calls = readFileSync(join(dir, 'calls'), 'utf8').trim().split('\n');
   assert.deepEqual(calls, ['runc checkpoint --help', 'criu --version', 'criu check']);
