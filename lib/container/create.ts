@@ -94,19 +94,9 @@ export class ContainerCreator {
       store.persist(c);
       const timings: Timings = {};
       let restore: RestorePlan | undefined;
-      if (archive) {
-        // Refused before anything is unpacked where the pod's runtime cannot restore.
-        const support = await this.deps.runtimeOf(c).checkpointSupport();
-        if (!support.usable) throw new FailedPreconditionError(`cannot restore a container from checkpoint ${archive}: ${support.reason}`);
-        restore = await unpackCheckpoint(archive, this.deps.paths.restoreDir(id), unpacked);
-        image = this.deps.images.resolve(restore.baseImage);
-        if (!image) throw new NotFoundError(`image "${restore.baseImage}" of checkpoint ${archive} is not on the node; pull it first`);
-        c.image = restore.baseImage;
-        c.imageRef = image.repoDigests[0] ?? image.id;
-        c.imageId = image.id;
-        c.restoredFrom = archive;
-      }
-      await this.build(c, pod, config, image!.layers, image!.config, clog, timings, restore);
+      if (archive) ({ restore, image } = await this.unpackForRestore(c, archive, unpacked));
+      if (!image) throw new NotFoundError(`image "${imageName}" not found`);
+      await this.build(c, pod, config, image.layers, image.config, clog, timings, restore);
       if (signal.aborted) throw new CancelledError('CreateContainer was cancelled by the client');
       c.phase = 'ready';
       c.createdAt = nanosToWire(nowNanos());
@@ -121,6 +111,23 @@ export class ContainerCreator {
     } finally {
       if (!store.has(id)) store.releaseName(pod.id, name, attempt, id);
     }
+  }
+
+  /**
+   * A container created from a checkpoint archive: refused before anything is unpacked where
+   * the pod's runtime cannot restore; its image is the one the checkpointed container ran on.
+   */
+  private async unpackForRestore(c: ContainerRecord, archive: string, unpacked: string | undefined): Promise<{ restore: RestorePlan; image: ImageRecord }> {
+    const support = await this.deps.runtimeOf(c).checkpointSupport();
+    if (!support.usable) throw new FailedPreconditionError(`cannot restore a container from checkpoint ${archive}: ${support.reason}`);
+    const restore = await unpackCheckpoint(archive, this.deps.paths.restoreDir(c.id), unpacked);
+    const image = this.deps.images.resolve(restore.baseImage);
+    if (!image) throw new NotFoundError(`image "${restore.baseImage}" of checkpoint ${archive} is not on the node; pull it first`);
+    c.image = restore.baseImage;
+    c.imageRef = image.repoDigests[0] ?? image.id;
+    c.imageId = image.id;
+    c.restoredFrom = archive;
+    return { restore, image };
   }
 
   private async build(c: ContainerRecord, pod: PodRecord, config: ContainerConfig__Output, layers: string[], imageConfig: ImageRuntimeConfig, log: Logger, timings: Timings, restore?: RestorePlan): Promise<void> {
