@@ -3,6 +3,7 @@ import { loadConfig, configToToml, ConfigError, DEFAULT_CONFIG_PATH, type Config
 import { createLogger } from '../log/index.js';
 import { startDaemon, packageVersion } from '../daemon/index.js';
 import { messageOf } from '../errors/index.js';
+import { armedFailpoints } from '../failpoints/index.js';
 import { CONFIG_FLAGS } from './flags.js';
 
 function usage(): string {
@@ -56,6 +57,8 @@ function parse(argv: string[]): { command: string; config: Config } | { command:
 
 async function serve(config: Config): Promise<void> {
   const log = createLogger(config.log_level);
+  const failpoints = armedFailpoints();
+  if (failpoints.length > 0) log.warn({ failpoints }, 'failpoints are armed (RUNCRI_FAILPOINTS): this daemon fails or dies on purpose');
   const daemon = await startDaemon(config, log);
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { CreateContainerRequest__Output } from '../generated/runtime/v1/CreateContainerRequest.js';
 import { CancelledError, FailedPreconditionError, InvalidArgumentError, NotFoundError, messageOf } from '../errors/index.js';
+import { failpoint } from '../failpoints/index.js';
 import type { ImageRecord, ImageRuntimeConfig, ImageService } from '../image/index.js';
 import type { Logger } from '../log/index.js';
 import type { IdMappings } from '../mount/index.js';
@@ -149,6 +150,7 @@ export class ContainerCreator {
       ...(restore ? { prepareUpper: (upperDir: string) => applyRootfsDiff({ upperDir, diffTar: restore.diffTar, deleted: restore.deleted, lowerDirs: this.deps.storage.layerDirs(layers) }) } : {}),
     });
     if (userns) await idmapped.remap(pod.id, userns.path, hostRoot(userns), layers, rootfs);
+    failpoint('container.create.after-rootfs-mount');
     lap('rootfs');
     const sc = config.linux?.security_context;
     const choice = seccompChoice(sc, defaults.seccompWhenEmpty);
@@ -216,6 +218,7 @@ export class ContainerCreator {
       return;
     }
     c.pid = await this.deps.runtimeOf(c).create(request);
+    failpoint('container.create.after-conmon-start');
     lap('runtime');
   }
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources.js';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, messageOf } from '../errors/index.js';
+import { failpoint } from '../failpoints/index.js';
 import type { Logger } from '../log/index.js';
 import type { Attachment, ExecProcess, ExecSyncResult, HandlerPolicy, OciRuntime, OciSpec } from '../oci/index.js';
 import type { Paths } from '../paths/index.js';
@@ -186,7 +187,10 @@ export class ContainerLifecycle {
       // started, so the record (and the events) say started before stopped.
       c.startedAt = nanosToWire(nowNanos());
       try {
-        await this.exits.starts(c, () => (c.restorePending ? this.restore(c) : this.runtimeOf(c).start(c.id)));
+        await this.exits.starts(c, async () => {
+          await (c.restorePending ? this.restore(c) : this.runtimeOf(c).start(c.id));
+          failpoint('container.start.after-runtime-start');
+        });
       } catch (err) {
         c.startedAt = '0';
         c.state = 'CONTAINER_EXITED';
@@ -236,9 +240,11 @@ export class ContainerLifecycle {
     const rt = this.runtimeOf(c);
     if (timeoutSeconds > 0) {
       await rt.kill(c.id, c.stopSignal);
+      failpoint('container.stop.after-kill-signal');
       if (await this.exits.wait(c, timeoutSeconds * 1000)) return;
     }
     await rt.kill(c.id, 'KILL');
+    failpoint('container.stop.after-kill-signal');
     if (!(await this.exits.wait(c, KILL_WAIT_MS))) {
       throw new FailedPreconditionError(`container ${c.id} did not exit within ${KILL_WAIT_MS} ms of SIGKILL`);
     }

@@ -1,3 +1,4 @@
+import { failpoint } from '../failpoints/index.js';
 import { unmount } from '../mount/index.js';
 import type { OciRuntime } from '../oci/index.js';
 import type { Storage } from '../storage/index.js';
@@ -19,6 +20,7 @@ export class ContainerTeardown {
   /** Removes the container from its runtime, its root filesystem, its directory and its record; each step is a no-op when its part was never made. */
   async remove(c: ContainerRecord): Promise<void> {
     await this.deps.runtimeOf(c).delete(c.id);
+    if (c.phase === 'ready') failpoint('container.remove.after-runtime-delete');
     await this.deps.storage.releaseImageVolumes(c.id);
     await this.deps.storage.removeContainerRootfs(c.id);
     // The container could fill it (image volumes): any depth, any path length.

@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import { CancelledError, isRuntimeError } from '../errors/index.js';
+import { failpoint } from '../failpoints/index.js';
 import type { Logger } from '../log/index.js';
 import type { StateStore } from '../state/index.js';
 import type { LayerMeta, Storage } from '../storage/index.js';
@@ -110,7 +111,10 @@ export class ImageService {
     try {
       const result = await pullImage(ctx, ref, endpoints, outer);
       try {
-        for (const [digest, body] of result.blobs) await this.content.put(digest, body);
+        for (const [digest, body] of result.blobs) {
+          await this.content.put(digest, body);
+          failpoint('image.pull.mid-commit');
+        }
         const record = this.images.commit(result.record);
         log.info({ id: record.id, layers: record.layers.length, ms: Date.now() - started }, 'image pulled');
         const metrics = this.deps.metrics;

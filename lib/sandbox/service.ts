@@ -5,6 +5,7 @@ import { podCgroupPath } from '../cgroups/index.js';
 import type { Config } from '../config/index.js';
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError, messageOf, isRuntimeError } from '../errors/index.js';
 import type { RunPodSandboxRequest__Output } from '../generated/runtime/v1/RunPodSandboxRequest.js';
+import { failpoint } from '../failpoints/index.js';
 import type { ImageService } from '../image/index.js';
 import type { Logger } from '../log/index.js';
 import { ensurePrivateMount, mountPoints, mountsBelow, unmount, unmountAll } from '../mount/index.js';
@@ -170,6 +171,7 @@ export class SandboxService {
       try {
         this.table.put(pod);
         await this.steps.setUp(pod, plan, timings);
+        failpoint('sandbox.run.before-ready');
       } catch (err) {
         log.warn({ err: messageOf(err) }, 'RunPodSandbox failed; undoing');
         try {
@@ -278,6 +280,7 @@ export class SandboxService {
       pod.shmPath ? unmountAll([pod.shmPath]) : undefined,
     ]);
     if (network.status === 'rejected') throw network.reason;
+    if (pod.lifecycle.networkAttached) failpoint('sandbox.stop.after-network-detach');
     if (pod.lifecycle.networkAttached) {
       pod.lifecycle.networkAttached = false;
       this.table.put(pod);
@@ -295,7 +298,8 @@ export class SandboxService {
       const podLog = log.child({ pod: pod.id });
       await this.stopLocked(pod, podLog);
       await this.deps.containers.removePodContainers(pod.id);
-      await this.steps.teardown(pod, podLog);
+      failpoint('sandbox.remove.after-containers-removed');
+      await this.steps.teardown(pod, podLog, true);
       this.table.delete(pod.id);
       this.pods.delete(pod.id);
       if (this.names.get(nameKey(pod.metadata)) === pod.id) this.names.delete(nameKey(pod.metadata));

@@ -4,6 +4,7 @@ import type { CgroupManager } from '../cgroups/index.js';
 import { fromCri, podResources } from '../cgroups/index.js';
 import type { Config } from '../config/index.js';
 import { InternalError, RuntimeError, UnavailableError, isRuntimeError, messageOf } from '../errors/index.js';
+import { failpoint } from '../failpoints/index.js';
 import type { ImageService } from '../image/index.js';
 import type { Logger } from '../log/index.js';
 import { mountPoints, mountTmpfs, pinUserNamespace, unmountAll, unpinNamespaces } from '../mount/index.js';
@@ -81,8 +82,13 @@ export class PodSteps {
         // The setup step inside the new namespaces writes the sysctls too.
         await step('creating namespaces', () => setUpPodNamespaces(paths, plan.hostname, plan.sysctls.writes), timings);
       }
+      failpoint('sandbox.run.after-netns-pin');
       const [attachment] = await Promise.all([
-        paths.net ? step('CNI ADD', () => this.deps.network.attach(this.networkRequest(pod)), timings) : undefined,
+        paths.net ? step('CNI ADD', async () => {
+          const attached = await this.deps.network.attach(this.networkRequest(pod));
+          failpoint('sandbox.run.after-cni-add');
+          return attached;
+        }, timings) : undefined,
         paths.pid ? step('starting the infra process', () => this.startInfra(pod), timings) : undefined,
       ]);
       if (attachment) {
@@ -95,6 +101,7 @@ export class PodSteps {
         const linux = plan.config.linux;
         this.deps.cgroups.create(pod.cgroupPath);
         this.deps.cgroups.apply(pod.cgroupPath, podResources(fromCri(linux?.resources), fromCri(linux?.overhead)));
+        failpoint('sandbox.run.after-cgroup-create');
       }, timings);
       if (pod.shmPath) {
         const shm = pod.shmPath;
@@ -129,6 +136,7 @@ export class PodSteps {
     } else {
       pod.lifecycle.infraPid = await startInfra(paths);
     }
+    failpoint('sandbox.run.after-infra-start');
   }
 
   networkRequest(pod: PodRecord): PodNetworkRequest {
@@ -157,8 +165,12 @@ export class PodSteps {
     }
   }
 
-  /** Undoes every step RunPodSandbox may have taken, in reverse; each is a no-op when its step never ran. */
-  async teardown(pod: PodRecord, log: Logger): Promise<void> {
+  /**
+   * Undoes every step RunPodSandbox may have taken, in reverse; each is a no-op when its step
+   * never ran. `removal`: RemovePodSandbox's teardown (not the undoing of a failed or
+   * interrupted RunPodSandbox), where its failpoint sits.
+   */
+  async teardown(pod: PodRecord, log: Logger, removal = false): Promise<void> {
     if (pod.namespacePaths.pid) await stopInfra(pod.namespacePaths.pid);
     if (pod.lifecycle.infraContainer) {
       // Removed before the pod's cgroup: its own cgroup lies below it.
@@ -171,6 +183,7 @@ export class PodSteps {
     }
     if (pod.shmPath) await unmountAll([pod.shmPath]);
     await unpinNamespaces(pod.namespacePaths);
+    if (removal) failpoint('sandbox.remove.after-namespaces-unpinned');
     await this.deps.cgroups.remove(pod.cgroupPath, pod.lifecycle.cgroupCreated);
     rmSync(pod.lifecycle.podDir, { recursive: true, force: true });
   }

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readlink, rename, rm, symlink, writeFile } from 'node:f
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InternalError } from '../errors/index.js';
+import { failpoint } from '../failpoints/index.js';
 import type { Logger } from '../log/index.js';
 import { removeTree } from './remove-tree.js';
 
@@ -101,6 +102,7 @@ export class LayerStore {
     const hex = hexOf(chainId);
     const meta: LayerMeta = { chainId, short: await this.pickShort(hex), bytes: stats.bytes, inodes: stats.inodes };
     await writeFile(join(temp, 'meta.json'), JSON.stringify(meta));
+    failpoint('image.pull.before-layer-rename');
     await rename(temp, join(this.layersDir, hex));
     this.layers.set(chainId, meta);
     await this.ensureLink(meta);

@@ -3,6 +3,7 @@ import {
   chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, unlinkSync, utimesSync, writeSync,
 } from 'node:fs';
 import { CancelledError, FailedPreconditionError, isRuntimeError, messageOf } from '../errors/index.js';
+import { failpoint } from '../failpoints/index.js';
 import { runCommand } from '../process/index.js';
 import { deleteTree } from './remove-tree.js';
 import { TarReader, type TarEntry } from './tar-reader.js';
@@ -375,11 +376,16 @@ export async function unpackLayer(input: AsyncIterable<Buffer> | Iterable<Buffer
   const hash = createHash('sha256');
   try {
     try {
+      let midway = false;
       for await (const chunk of input) {
         if (options.signal?.aborted) throw new CancelledError('layer unpack cancelled');
         hash.update(chunk);
         reader.write(chunk);
         await pump(reader, writer);
+        if (!midway && writer.stats.inodes > 0) {
+          midway = true;
+          failpoint('image.pull.mid-layer-unpack');
+        }
       }
     } catch (err) {
       if (isRuntimeError(err)) throw err;
