@@ -33,6 +33,18 @@ export class CgroupManager {
     return this.layout.v1.map((h) => join(h.mountPoint, path));
   }
 
+  /**
+   * What removal deletes: `dirs`, and on a hybrid host the path in its cgroup2 mount as well.
+   * runc makes a container's cgroup there too, with every missing ancestor (the pod's
+   * cgroup among them); it deletes only the container's own, and nothing else would delete
+   * the rest: one directory per pod, left forever.
+   */
+  private removalDirs(path: string): string[] {
+    const dirs = this.dirs(path);
+    if (this.layout.version === 1 && this.layout.unified) dirs.push(join(this.layout.unified, path));
+    return dirs;
+  }
+
   private hierarchyOf(controller: string): string | undefined {
     if (this.layout.version === 2) return this.layout.unified;
     return this.layout.v1.find((h) => h.controllers.includes(controller))?.mountPoint;
@@ -155,10 +167,10 @@ export class CgroupManager {
    * briefly; one that stays busy is an error.
    */
   async remove(path: string, created: readonly string[]): Promise<void> {
-    for (const dir of this.dirs(path)) await removeTree(dir);
+    for (const dir of this.removalDirs(path)) await removeTree(dir);
     const ancestors = created.filter((p) => p !== path && path.startsWith(`${p}/`)).sort((a, b) => b.length - a.length);
     for (const p of ancestors) {
-      for (const dir of this.dirs(p)) {
+      for (const dir of this.removalDirs(p)) {
         try {
           rmdirSync(dir);
         } catch {
