@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { UnavailableError } from '../../errors/index.js';
+import { UnavailableError, messageOf } from '../../errors/index.js';
 import type { Logger } from '../../log/index.js';
 import { ResultCache } from './cache.js';
 import { discoverNetwork, parseNetworkConf, type Discovery, type NetworkConfList } from './conf.js';
@@ -33,6 +33,13 @@ export interface CniOptions {
 }
 
 const IF_NAME = 'eth0';
+/**
+ * portmap (before 1.3) checks its ip6tables chain even for a pod with no IPv6 address, where
+ * ADD never made one (containernetworking/plugins#819): every IPv4 pod with a host port would
+ * fail CHECK, and be reported NOTREADY after each restart. Its IPv4 rules are checked first,
+ * so this one failure, for such a pod, says nothing about them.
+ */
+const PORTMAP_FALSE_IPV6_FAILURE = /could not check ipv6 dnat/;
 /** How long a discovery is trusted without a watch event; a missed event costs at most this. */
 const RESCAN_MS = 2000;
 
@@ -155,8 +162,13 @@ export class CniNetwork {
     const network = parseNetworkConf(cached.config, 'cache', false);
     if (network.disableCheck || !hasPrevResultOnDel(network.cniVersion)) return;
     const inv = { ...this.invocation(req, req.netns), args: cached.cniArgs, capabilityArgs: cached.capabilityArgs };
+    const ipv4Only = podIps(cached.result).every((ip) => !ip.includes(':'));
     for (const plugin of network.plugins) {
-      await execPlugin('CHECK', pluginStdin(network, plugin, cached.result, inv.capabilityArgs), inv, this.execOptions());
+      try {
+        await execPlugin('CHECK', pluginStdin(network, plugin, cached.result, inv.capabilityArgs), inv, this.execOptions());
+      } catch (err) {
+        if (!(plugin.type === 'portmap' && ipv4Only && PORTMAP_FALSE_IPV6_FAILURE.test(messageOf(err)))) throw err;
+      }
     }
   }
 
