@@ -9,7 +9,7 @@ import type { Paths } from '../paths/index.js';
 import type { StateStore } from '../state/index.js';
 import type { Storage } from '../storage/index.js';
 import { matchesLabels, requireField } from '../util/ids.js';
-import { nanosToWire, nowNanos } from '../util/time.js';
+import { nanosToWire, nowNanos, processStartNanos } from '../util/time.js';
 import { ARCHIVE } from './checkpoint-archive.js';
 import { ContainerCheckpointer } from './checkpoint.js';
 import { PodCheckpoints, type PodCheckpointsDeps } from './pod-checkpoint.js';
@@ -140,6 +140,7 @@ export class ContainerLifecycle {
       }
       this.store.add(c);
       this.exits.reconcile(c, true);
+      if (c.state === 'CONTAINER_CREATED') await this.adoptStart(c);
     }
     // Pod checkpoints and restores a stopped daemon left half done: nothing refers to them.
     await this.deps.storage.removeTree(this.deps.paths.podCheckpointsRoot);
@@ -149,6 +150,22 @@ export class ContainerLifecycle {
       if (!this.store.has(owner)) await this.deps.storage.releaseImageVolumes(owner).catch((err: unknown) => this.deps.log.warn({ container: owner, err: messageOf(err) }, 'releasing stale image volumes failed'));
     }
     this.deps.log.info({ containers: this.store.size }, 'containers recovered');
+  }
+
+  /**
+   * A record that says created, of a container its runtime runs: the daemon died between the
+   * runtime's start and the record's. It is running; a StartContainer would only fail on it.
+   */
+  private async adoptStart(c: ContainerRecord): Promise<void> {
+    const state = await this.runtimeOf(c).state(c.id).catch(() => undefined);
+    if (state?.status !== 'running' && state?.status !== 'paused') return;
+    c.state = 'CONTAINER_RUNNING';
+    // A restore that went through is a start like another.
+    if (c.restorePending) c.restorePending = false;
+    c.startedAt = nanosToWire(processStartNanos(state.pid) ?? nowNanos());
+    this.store.persist(c);
+    this.publish('CONTAINER_STARTED_EVENT', c, BigInt(c.startedAt));
+    this.deps.log.info({ container: c.id }, 'container was started before the restart; recorded as running');
   }
 
   get(idOrPrefix: string): ContainerRecord {
