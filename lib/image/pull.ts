@@ -288,6 +288,8 @@ export async function pullImage(ctx: PullContext, ref: ImageReference, endpoints
     };
     return { record, blobs: resolved.blobs, release: unprotect, layerCounts };
   } catch (err) {
+    // The other layers' jobs were stopped; what they finish meanwhile is collected only after.
+    await ctx.layerJobs.abandonedEnded(chain);
     unprotect();
     if (outer.aborted) throw abortReason(outer);
     throw err;

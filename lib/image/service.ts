@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import { CancelledError, isRuntimeError } from '../errors/index.js';
+import { CancelledError, isRuntimeError, messageOf } from '../errors/index.js';
 import { failpoint } from '../failpoints/index.js';
 import type { Logger } from '../log/index.js';
 import type { StateStore } from '../state/index.js';
@@ -108,6 +108,7 @@ export class ImageService {
     const started = Date.now();
     const outer = signal ? AbortSignal.any([signal, this.stopping.signal]) : this.stopping.signal;
     this.activePulls++;
+    let failed = false;
     try {
       const result = await pullImage(ctx, ref, endpoints, outer);
       try {
@@ -127,9 +128,13 @@ export class ImageService {
       }
     } catch (err) {
       this.deps.metrics?.imagePullFailed(pullFailureReason(err));
+      failed = true;
       throw err;
     } finally {
       this.activePulls--;
+      // What a failed pull stored and no image holds (layers unpacked beside the one that
+      // failed, blobs stored before the commit) goes now, not at the next removal or start.
+      if (failed) await this.gc().catch((err: unknown) => log.warn({ err: messageOf(err) }, 'collecting what a failed pull left'));
     }
   }
 

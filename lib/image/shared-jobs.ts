@@ -13,6 +13,8 @@ interface Job<T> {
  */
 export class SharedJobs<T> {
   private readonly jobs = new Map<string, Job<T>>();
+  /** Jobs no caller waits for any more that have not ended yet, by key. */
+  private readonly abandoned = new Map<string, Set<Promise<unknown>>>();
 
   run(key: string, start: (signal: AbortSignal) => Promise<T>, waiter: AbortSignal): Promise<T> {
     if (waiter.aborted) return Promise.reject(waiter.reason ?? new CancelledError('cancelled'));
@@ -36,6 +38,14 @@ export class SharedJobs<T> {
           // Forget it at once so a newcomer starts afresh instead of joining a dying job.
           this.jobs.delete(key);
           current.controller.abort(new CancelledError(`no pull waits for ${key} any more`));
+          const ending = current.promise.catch(() => undefined);
+          const set = this.abandoned.get(key) ?? new Set();
+          set.add(ending);
+          this.abandoned.set(key, set);
+          void ending.finally(() => {
+            set.delete(ending);
+            if (set.size === 0 && this.abandoned.get(key) === set) this.abandoned.delete(key);
+          });
         }
       };
       const onAbort = (): void => {
@@ -62,6 +72,15 @@ export class SharedJobs<T> {
         },
       );
     });
+  }
+
+  /**
+   * Resolves once every abandoned job of these keys has ended. An aborted job may still
+   * finish what it was doing (a layer renamed into place just before the abort): whoever
+   * collects what a failed pull left waits for this first, or collects too early.
+   */
+  async abandonedEnded(keys: readonly string[]): Promise<void> {
+    await Promise.all(keys.flatMap((k) => [...(this.abandoned.get(k) ?? [])]));
   }
 
   get size(): number {
