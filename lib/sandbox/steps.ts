@@ -83,7 +83,9 @@ export class PodSteps {
         await step('creating namespaces', () => setUpPodNamespaces(paths, plan.hostname, plan.sysctls.writes), timings);
       }
       failpoint('sandbox.run.after-netns-pin');
-      const [attachment] = await Promise.all([
+      // Both end before a failure of either is thrown: an undo that ran while CNI ADD was
+      // still going would DEL first and leave what the ADD made after (portmap's rules).
+      const [network, infra] = await Promise.allSettled([
         paths.net ? step('CNI ADD', async () => {
           const attached = await this.deps.network.attach(this.networkRequest(pod));
           failpoint('sandbox.run.after-cni-add');
@@ -91,6 +93,9 @@ export class PodSteps {
         }, timings) : undefined,
         paths.pid ? step('starting the infra process', () => this.startInfra(pod), timings) : undefined,
       ]);
+      if (network.status === 'rejected') throw network.reason;
+      if (infra.status === 'rejected') throw infra.reason;
+      const attachment = network.value;
       if (attachment) {
         pod.ips = attachment.ips;
         pod.lifecycle.networkName = attachment.networkName;
