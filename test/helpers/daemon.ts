@@ -18,6 +18,8 @@ export interface DaemonOptions {
   /** Reuse the directories of an earlier daemon (restart tests). */
   dirs?: TestDirs;
   logLevel?: string;
+  /** Extra environment of the daemon (RUNCRI_FAILPOINTS, for one). */
+  env?: Record<string, string>;
 }
 
 export interface TestDirs {
@@ -57,7 +59,7 @@ export class TestDaemon {
       '--cni-conf-dir', dirs.cniConf, '--log-level', options.logLevel ?? process.env.RUNCRI_TEST_LOG_LEVEL ?? 'info',
       ...(options.args ?? []),
     ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(options.env ? { env: { ...process.env, ...options.env } } : {}) });
     const client = new CriClient(dirs.socket);
     const daemon = new TestDaemon(dirs, child, client);
     child.stderr!.setEncoding('utf8');
@@ -108,6 +110,12 @@ export class TestDaemon {
 
   waitExit(): Promise<number | null> {
     return this.exited;
+  }
+
+  /** How the daemon ended: its exit code, or the signal that killed it (undefined while it runs). */
+  get ending(): { code: number | null; signal: NodeJS.Signals | null } | undefined {
+    if (this.process.exitCode === null && this.process.signalCode === null) return undefined;
+    return { code: this.process.exitCode, signal: this.process.signalCode };
   }
 
   /** Stops the daemon and removes its directories; mounts left under them are a test failure elsewhere, but never left on the machine. */
