@@ -200,3 +200,17 @@ export function rssBytes(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
   return line ? Number(line.split(/\s+/)[1]) * 1024 : Number.NaN;
 }
+
+/** Samples a process's RSS every 10 ms while `work` runs: its RSS before, and the peak. */
+export async function watchRss<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; baseline: number; peak: number }> {
+  const baseline = rssBytes(pid);
+  let peak = baseline;
+  const timer = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 10);
+  try {
+    const result = await work();
+    peak = Math.max(peak, rssBytes(pid));
+    return { result, baseline, peak };
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -8,6 +8,7 @@ import { expectCode } from '../helpers/cri-client.js';
 import { mountsBelow } from '../helpers/system.js';
 import { lostBytes, planExecs } from '../helpers/exec-workload.js';
 import { testSeed } from '../helpers/random.js';
+import { watchRss } from '../helpers/leaks.js';
 import { ContainerFixture } from '../helpers/container-fixture.js';
 
 let fx: ContainerFixture;
@@ -337,13 +338,16 @@ describe('ExecSync', () => {
     assert.deepEqual(zombies, []);
   });
 
-  it('answers 1,000 concurrent ExecSync calls with every byte each one printed (seeded)', async () => {
+  it('answers 1,000 concurrent ExecSync calls with every byte each one printed (seeded), the daemon\'s RSS growing less than 64 MiB', async (t) => {
     const seed = testSeed(1_000);
     const id = await fx.run(pod, 'plain', { metadata: { name: 'exec-bytes' } });
     const plans = planExecs(1000, seed);
-    const answers = await Promise.all(plans.map((p) => fx.exec(id, p.cmd, 60)));
+    // The calls wait for an exec slot (lib/oci/runtime-handlers.ts) holding only their request.
+    const { result: answers, baseline, peak } = await watchRss(fx.daemon.pid, () => Promise.all(plans.map((p) => fx.exec(id, p.cmd, 60))));
     const wrong = plans.map((p, i) => ({ i, lost: lostBytes(p, answers[i]!) })).filter((w) => w.lost > 0);
     assert.deepEqual(wrong, [], `seed ${seed}: calls with lost bytes (RUNCRI_TEST_SEED=${seed} replays them)`);
+    t.diagnostic(`daemon RSS ${(baseline / 2 ** 20).toFixed(1)} MiB before, peak ${(peak / 2 ** 20).toFixed(1)} MiB`);
+    assert.ok(peak - baseline < 64 * 2 ** 20, `daemon RSS grew ${((peak - baseline) / 2 ** 20).toFixed(1)} MiB`);
   });
 
   it('refuses a container that is not running', async () => {
