@@ -28,7 +28,7 @@ export type LeakCounts = Record<LeakKind, string[]>;
 export const LEAK_KINDS = [
   'mounts', 'netnsPins', 'ipLeases', 'veths', 'iptablesRules', 'cgroups', 'cgroupProcesses', 'conmons', 'otherProcesses',
   'socketDirs', 'bundles', 'exitFiles', 'execDirs', 'podDirs', 'runtimeState', 'containerDirs', 'rootfsDirs', 'usernsDirs',
-  'layerTmpDirs', 'leftovers', 'layers', 'blobs', 'blobTmpFiles', 'cniCache', 'probeDirs',
+  'layerTmpDirs', 'leftovers', 'layers', 'blobs', 'blobTmpFiles', 'cniCache', 'probeDirs', 'imageVolumes', 'podCheckpointDirs',
 ] as const;
 export type LeakKind = (typeof LEAK_KINDS)[number];
 
@@ -146,6 +146,8 @@ export function countLeaks(scope: LeakScope): LeakCounts {
     blobTmpFiles: blobs.filter((b) => b.startsWith('.tmp-')),
     cniCache: filesBelow(join(root, 'cni-cache')),
     probeDirs: entries(state, 'probe'),
+    imageVolumes: entries(state, 'image-volumes'),
+    podCheckpointDirs: [...entries(root, 'pod-checkpoints'), ...entries(root, 'pod-restores')],
   };
 }
 
