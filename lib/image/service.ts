@@ -77,11 +77,13 @@ export class ImageService {
     }
   }
 
-  /** Loads the records and removes layers and blobs no image holds (left by a killed pull). */
+  /**
+   * Loads the records. What a killed pull left (layers and blobs no image holds) goes with
+   * the next `gc`, which the daemon runs once it answers.
+   */
   async recover(): Promise<void> {
     this.content.init();
     this.images.load();
-    await this.gc();
   }
 
   stop(): void {

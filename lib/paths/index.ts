@@ -10,6 +10,7 @@ export type PinnedKind = 'net' | 'ipc' | 'uts' | 'pid' | 'user';
  *
  * ```
  * ROOT/state.db                      pod, container and image records
+ * ROOT/handler-probes.json           what each runtime handler's probe found, keyed by its binary
  * ROOT/containers/ID/                a container's own: conmon's persisted exit and oom files, image volumes, default log
  * ROOT/overlay/, ROOT/content/       layer store and image blobs (lib/storage, lib/image)
  * STATE/ns/POD-KIND                  pinned namespaces, on a private bind mount of STATE/ns
@@ -67,6 +68,10 @@ export class Paths {
 
   get execDir(): string {
     return join(this.stateDir, 'exec');
+  }
+
+  get probeCacheFile(): string {
+    return join(this.root, 'handler-probes.json');
   }
 
   get probeDir(): string {
