@@ -62,6 +62,8 @@ export class TestDaemon {
   static async start(options: DaemonOptions = {}): Promise<TestDaemon> {
     // The daemon finds its helpers at start: an exec with a tty needs this one.
     ensureNativeHelper('pty-exec');
+    // and its mounts go through this one (mount(8) when it is missing).
+    ensureNativeHelper('mount-helper');
     const dirs = options.dirs ?? makeTestDirs();
     const child = spawn(process.execPath, daemonArgs(dirs, options), { stdio: ['ignore', 'ignore', 'pipe'] });
     const client = new CriClient(dirs.socket);
