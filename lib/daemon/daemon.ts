@@ -14,7 +14,7 @@ import { Storage } from '../storage/index.js';
 import { ContainerLifecycle } from '../container/index.js';
 import { RuntimeHandlers } from '../oci/index.js';
 import { ContainerEventBus, StatsService, containerStatsSource, loadRuntimeMetrics, noMetrics, startMetricsEndpoint } from '../stats/index.js';
-import { StreamingService, streamingLookups } from '../streaming/index.js';
+import { LazyStreaming, streamingLookups } from '../streaming/index.js';
 import type { Services } from './services.js';
 
 /** How long after it starts answering the daemon leaves its background work (probes, checks, GC) waiting. */
@@ -82,7 +82,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       metrics,
       events,
       runtimeHandlers,
-      streaming: new StreamingService({ config, log, lookups: streamingLookups(containers, pods) }),
+      streaming: new LazyStreaming({ config, log, lookups: streamingLookups(containers, pods) }),
       stats: new StatsService({
         cgroups: new CgroupManager(hostCgroupLayout()), metrics, events, includedPodMetrics: config.metrics.included_pod_metrics,
         pods,
@@ -105,8 +105,6 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     phase('pods');
     await services.containers.recover();
     phase('containers');
-    await services.streaming.start();
-    phase('streaming');
     const metricsEndpoint = prometheus ? await startMetricsEndpoint(prometheus.registry, config.metrics.address, config.metrics.port, log) : undefined;
     server.setReady();
     // What can wait until calls are answered: each handler's probe (a container run), CNI

@@ -39,7 +39,8 @@ export function runtimeStatus(req: StatusRequest__Output, ctx: CallContext): Sta
   if (req.verbose) {
     response.info = {
       config: JSON.stringify(services.config),
-      streaming: JSON.stringify({ address: services.streaming.address }),
+      // The server starts with the first Exec, Attach or PortForward: until then it has no address.
+      streaming: JSON.stringify({ address: services.streaming.address, started: services.streaming.address !== '' }),
       // probe: where the answer comes from (`cache`: an earlier start, same binary) and whether a probe runs now.
       runtime_handlers: JSON.stringify(handlers.map((h) => ({ name: h.name, path: h.path, problem: h.problem, userns_problem: h.usernsProblem, features: h.features, probe: h.probe }))),
       cdi: JSON.stringify(cdiReport(services.config.runtime.cdi_spec_dirs)),
