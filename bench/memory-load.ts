@@ -1,0 +1,59 @@
+/**
+ * The daemon's memory through a load: resident and proportional set size idle (3 s after it
+ * starts answering), at 50 running containers in 10 pods, and 5 s after all of them were
+ * removed. The floor for idle: a bare grpc-js server with the daemon's V8 flags.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { ContainerFixture } from '../test/helpers/container-fixture.js';
+import { TestDaemon } from '../test/helpers/daemon.js';
+import { DAEMON_NODE_FLAGS } from '../lib/cli/node-flags.js';
+import { stopChild, timeToFirstAnswer } from './first-answer.js';
+import { compare, metric, pssKiB, rssKiB } from './report.js';
+
+const PODS = 10;
+const CONTAINERS = 50;
+const FLOOR_SERVER = join(dirname(fileURLToPath(import.meta.url)), 'floor-server.js');
+const read = (p: string) => readFileSync(p, 'utf8');
+
+function memoryMiB(pid: number): { rss: number; pss: number } {
+  return { rss: rssKiB(pid, read) / 1024, pss: pssKiB(pid, read) / 1024 };
+}
+
+export async function run(): Promise<void> {
+  const fx = await ContainerFixture.start({ base: { Cmd: ['sleep', '100000'] } });
+  try {
+    // A fresh daemon on the same root: what the fixture's pulls left in the heap does not count as idle.
+    await fx.daemon.stop();
+    fx.daemon = await TestDaemon.start({ dirs: fx.dirs, logLevel: 'warn' });
+    await sleep(3000);
+    const idle = memoryMiB(fx.daemon.pid);
+
+    const pods = [];
+    for (let i = 0; i < PODS; i++) pods.push(await fx.runPod());
+    for (let i = 0; i < CONTAINERS; i++) await fx.run(pods[i % PODS]!, 'base', { metadata: { name: `c${i}` } });
+    await fx.client.runtime('ListContainerStats', {});
+    const loaded = memoryMiB(fx.daemon.pid);
+    for (const pod of pods) await fx.removePod(pod.id);
+    await sleep(5000);
+    const after = memoryMiB(fx.daemon.pid);
+
+    const socket = join(fx.dirs.base, 'floor.sock');
+    const { child } = await timeToFirstAnswer([process.execPath, ...DAEMON_NODE_FLAGS, FLOOR_SERVER, 'grpc-js', socket], socket, '/runtime.v1.RuntimeService/ListContainers');
+    await sleep(3000);
+    const floor = memoryMiB(child.pid!);
+    await stopChild(child);
+
+    compare('daemon_idle_rss', idle.rss, floor.rss, 'MiB');
+    metric('daemon_idle_rss_goal', 50, 'MiB');
+    metric('daemon_idle_pss', idle.pss, 'MiB');
+    metric('daemon_rss_at_50_containers', loaded.rss, 'MiB');
+    metric('daemon_pss_at_50_containers', loaded.pss, 'MiB');
+    compare('daemon_rss_after_all_removed', after.rss, idle.rss, 'MiB');
+    metric('daemon_pss_after_all_removed', after.pss, 'MiB');
+  } finally {
+    await fx.destroy();
+  }
+}
