@@ -1,8 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { isExecutable } from '../util/files.js';
+import { installedFile } from '../util/files.js';
 
 /** MS_* flags of mount(2) this module asks for (linux/mount.h). */
 export const MS = {
@@ -30,18 +27,6 @@ interface Pending {
 
 const CALL_TIMEOUT_MS = 30_000;
 
-/** native/mount-helper of this installation, found from this module in dist/ or beside the sources. */
-function findHelper(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json'))) {
-      const path = join(dir, 'native', 'mount-helper');
-      return isExecutable(path) ? path : undefined;
-    }
-    dir = dirname(dir);
-  }
-  return undefined;
-}
 
 /**
  * The daemon's one mount helper process (native/mount-helper), started on the first call and
@@ -138,7 +123,7 @@ let shared: MountHelper | null | undefined;
 /** This installation's helper, or undefined when it is not built (mount(8) does the work then). */
 export function mountHelper(): MountHelper | undefined {
   if (shared === undefined) {
-    const path = findHelper();
+    const path = installedFile('native', 'mount-helper');
     shared = path ? new MountHelper(path) : null;
   }
   return shared ?? undefined;

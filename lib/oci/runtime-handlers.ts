@@ -1,12 +1,10 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config, RuntimeHandlerConfig } from '../config/index.js';
 import { FailedPreconditionError, InvalidArgumentError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Paths } from '../paths/index.js';
-import { isExecutable } from '../util/files.js';
+import { installedFile, isExecutable } from '../util/files.js';
 import { Semaphore } from '../util/semaphore.js';
 import { ConmonFiles } from './conmon-files.js';
 import { ConmonRuntime } from './conmon-runtime.js';
@@ -66,18 +64,6 @@ export interface RuntimeHandlersOptions {
 
 const STOCK_CRUN = '/usr/bin/crun';
 
-/** An executable file of this installation (`native/idmap-mount`, a bundled wrapper), found from this module in dist/ or a build dir. */
-function installedFile(...parts: string[]): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json'))) {
-      const path = join(dir, ...parts);
-      return isExecutable(path) ? path : undefined;
-    }
-    dir = dirname(dir);
-  }
-  return undefined;
-}
 
 
 /**
