@@ -1,6 +1,6 @@
 /**
  * The daemon's memory through a load: resident and proportional set size idle (3 s after it
- * starts answering), at 50 running containers in 10 pods, and 5 s after all of them were
+ * starts answering), at 50 running containers in 10 pods, and 12 s after all of them were
  * removed; then the same round again. The floor for idle: a bare grpc-js server with the
  * daemon's V8 flags; for after the load, idle.
  */
@@ -42,7 +42,8 @@ export async function run(): Promise<void> {
       await fx.client.runtime('ListContainerStats', {});
       const loaded = memoryMiB(fx.daemon.pid);
       for (const pod of pods) await fx.removePod(pod.id);
-      await sleep(5000);
+      // Long enough for V8 to collect what the round left on an idle daemon.
+      await sleep(12_000);
       return { loaded, after: memoryMiB(fx.daemon.pid) };
     };
     const { loaded, after } = await load();
