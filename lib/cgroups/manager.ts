@@ -150,12 +150,18 @@ export class CgroupManager {
     }
   }
 
+  /** Where a control file is: in the hierarchy that carries its controller (undefined when none does). */
+  filePath(path: string, file: string): string | undefined {
+    const root = this.hierarchyOf(file.split('.')[0]!);
+    return root ? join(root, path, file) : undefined;
+  }
+
   /** One control file, read from the hierarchy that carries its controller. */
   read(path: string, file: string): string | undefined {
-    const root = this.hierarchyOf(file.split('.')[0]!);
-    if (!root) return undefined;
+    const abs = this.filePath(path, file);
+    if (!abs) return undefined;
     try {
-      return readFileSync(join(root, path, file), 'utf8');
+      return readFileSync(abs, 'utf8');
     } catch {
       return undefined;
     }

@@ -14,8 +14,11 @@ import { Storage } from '../storage/index.js';
 import { ContainerLifecycle } from '../container/index.js';
 import { RuntimeHandlers } from '../oci/index.js';
 import { ContainerEventBus, StatsService, containerStatsSource, loadRuntimeMetrics, noMetrics, startMetricsEndpoint } from '../stats/index.js';
-import { StreamingService, streamingLookups } from '../streaming/index.js';
+import { LazyStreaming, streamingLookups } from '../streaming/index.js';
 import type { Services } from './services.js';
+
+/** How long after it starts answering the daemon leaves its background work (probes, checks, GC) waiting. */
+const BACKGROUND_DELAY_MS = 1000;
 
 export interface Daemon {
   services: Services;
@@ -28,6 +31,14 @@ export interface Daemon {
  * recovery runs are answered UNAVAILABLE rather than with a half-rebuilt view.
  */
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+  // performance.now() counts from the process's start: the first mark is what loading took.
+  const phases: Record<string, number> = { modules: Math.round(performance.now()) };
+  let mark = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    phases[name] = Math.round(now - mark);
+    mark = now;
+  };
   mkdirSync(config.root, { recursive: true, mode: 0o700 });
   mkdirSync(config.state_dir, { recursive: true, mode: 0o711 });
   const paths = new Paths(config.root, config.state_dir);
@@ -38,6 +49,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let server: CriServer | undefined;
   try {
     store = StateStore.open(paths.stateDb);
+    phase('state');
     const prometheus = config.metrics.enabled ? await loadRuntimeMetrics() : undefined;
     const metrics = prometheus ?? noMetrics;
     const network = new CniNetwork({
@@ -72,7 +84,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       metrics,
       events,
       runtimeHandlers,
-      streaming: new StreamingService({ config, log, lookups: streamingLookups(containers, pods) }),
+      streaming: new LazyStreaming({ config, log, lookups: streamingLookups(containers, pods) }),
       stats: new StatsService({
         cgroups: new CgroupManager(hostCgroupLayout()), metrics, events, includedPodMetrics: config.metrics.included_pod_metrics,
         pods,
@@ -80,25 +92,44 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       }),
     };
     events.setSnapshotter(eventSnapshotter(services));
+    phase('services');
     server = createCriServer(services, log);
     listener = await listenOnSocket(config.socket, server.grpc, log);
+    phase('listen');
     await storage.init();
-    // Each handler runs a probe container: that overlaps with recovery.
-    const probing = runtimeHandlers.probe();
-    // Awaited below; a recovery failure first must not leave it an unhandled rejection.
-    probing.catch(() => undefined);
+    phase('storage');
+    // A handler whose binary was probed at an earlier start serves with that result; the probes
+    // run again once the daemon answers (pods for a handler never probed wait for it).
+    runtimeHandlers.useCached();
     await services.images.recover();
+    phase('images');
     await services.pods.recover();
+    phase('pods');
     await services.containers.recover();
-    await services.streaming.start();
-    await probing;
+    phase('containers');
     const metricsEndpoint = prometheus ? await startMetricsEndpoint(prometheus.registry, config.metrics.address, config.metrics.port, log) : undefined;
     server.setReady();
-    log.info({ socket: config.socket, root: config.root, version: services.version }, 'runcri is serving');
+    // What can wait until calls are answered: each handler's probe (a container run), CNI
+    // CHECK of the recovered pods, and the garbage collection of unused layers and blobs. Each
+    // spawns programs, which holds the event loop: the kubelet's first calls after a restart
+    // go first, unless a handler was never probed (its pods wait for that).
+    const background = (what: string, task: () => Promise<void>) => task().catch((err: unknown) => log.warn({ err: messageOf(err) }, `${what} failed`));
+    const probingNow = runtimeHandlers.list().some((h) => h.probe.source === 'none');
+    if (probingNow) void background('probing the runtime handlers', () => runtimeHandlers.probe());
+    if (LazyStreaming.configuredByOperator(config.streaming)) void background('starting the streaming server', () => services.streaming.startNow());
+    const afterStart = setTimeout(() => {
+      void background('checking the networks of recovered pods', () => services.pods.checkRecoveredNetworks());
+      void background('collecting unused layers', () => services.images.gc());
+      if (!probingNow) void background('probing the runtime handlers', () => runtimeHandlers.probe());
+    }, BACKGROUND_DELAY_MS);
+    afterStart.unref();
+    phases.total = Math.round(performance.now());
+    log.info({ socket: config.socket, root: config.root, version: services.version, startMs: phases }, 'runcri is serving');
     const running = { server, listener, store };
     return {
       services,
       stop: async () => {
+        clearTimeout(afterStart);
         services.images.stop();
         runtimeHandlers.close();
         await services.streaming.stop();

@@ -6,7 +6,7 @@ import type { SandboxService } from '../sandbox/index.js';
 import type { ImageService } from '../image/index.js';
 import type { Storage } from '../storage/index.js';
 import type { ContainerEventBus, MetricsRecorder, StatsService } from '../stats/index.js';
-import type { StreamingService } from '../streaming/index.js';
+import type { LazyStreaming } from '../streaming/index.js';
 import type { RuntimeHandlers } from '../oci/index.js';
 
 export interface Condition {
@@ -53,5 +53,5 @@ export interface Services {
   /** The configured runtime handlers, what each can do here, and their OCI runtime drivers. */
   runtimeHandlers: RuntimeHandlers;
   /** Exec, Attach and PortForward: the streaming server and its tokens (lib/streaming). */
-  streaming: StreamingService;
+  streaming: LazyStreaming;
 }

@@ -9,9 +9,9 @@ import { credentialsFromFile } from './credentials.js';
 import { endpointsFor, type Endpoint } from './endpoints.js';
 import { ImageStore } from './image-store.js';
 import { hostPlatform, type Platform } from './manifest.js';
-import { pullImage, type PullContext } from './pull.js';
+import type { PullContext } from './pull.js';
 import { formatReference, parseReference, tryParseReference } from './reference.js';
-import { RegistryClient } from './registry-client.js';
+import type { RegistryClient } from './registry-client.js';
 import { Semaphore, SharedJobs } from './shared-jobs.js';
 import type { FsUsage, ImageRecord, RegistryAuth } from './types.js';
 
@@ -52,7 +52,8 @@ function pullFailureReason(err: unknown): string {
 export class ImageService {
   private readonly images: ImageStore;
   private readonly content: ContentStore;
-  private readonly client: RegistryClient;
+  /** Made with the first pull: the pull code (registry client, manifests, HTTP) loads only then. */
+  private client: RegistryClient | undefined;
   private readonly layerJobs = new SharedJobs<LayerMeta>();
   private readonly downloads: Semaphore;
   /** Chain IDs pulls in progress rely on: garbage collection must not take them. */
@@ -67,7 +68,6 @@ export class ImageService {
   constructor(private readonly deps: ImageServiceDeps) {
     this.images = new ImageStore(deps.state);
     this.content = new ContentStore(deps.config.root);
-    this.client = new RegistryClient(deps.log.child({ component: 'registry' }));
     this.downloads = new Semaphore(deps.config.image.max_concurrent_downloads);
     this.platform = hostPlatform(deps.config.image.default_platform);
     this.pinned = new Set<string>();
@@ -78,11 +78,21 @@ export class ImageService {
     }
   }
 
-  /** Loads the records and removes layers and blobs no image holds (left by a killed pull). */
+  /**
+   * Loads the records. What a killed pull left (layers and blobs no image holds) goes with
+   * the next `gc`, which the daemon runs once it answers.
+   */
   async recover(): Promise<void> {
     this.content.init();
     this.images.load();
-    await this.gc();
+  }
+
+  private async registryClient(): Promise<RegistryClient> {
+    if (!this.client) {
+      const { RegistryClient: Client } = await import('./registry-client.js');
+      this.client ??= new Client(this.deps.log.child({ component: 'registry' }));
+    }
+    return this.client;
   }
 
   stop(): void {
@@ -94,7 +104,7 @@ export class ImageService {
     const endpoints = endpointsFor(ref, this.deps.config.image.registries);
     const log = this.deps.log.child({ image: formatReference(ref) });
     const ctx: PullContext = {
-      client: this.client,
+      client: await this.registryClient(),
       layers: this.deps.storage.layers,
       unpacker: this.deps.storage.unpacker,
       layerJobs: this.layerJobs,
@@ -110,6 +120,7 @@ export class ImageService {
     this.activePulls++;
     let failed = false;
     try {
+      const { pullImage } = await import('./pull.js');
       const result = await pullImage(ctx, ref, endpoints, outer);
       try {
         for (const [digest, body] of result.blobs) {

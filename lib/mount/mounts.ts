@@ -1,25 +1,49 @@
 import { runCommand } from '../process/index.js';
+import { MNT_DETACH, MS, mountHelper, splitMountOptions } from './helper.js';
 import { mountHolding, mountPoints, readMountInfo } from './mountinfo.js';
 
 const MOUNT_TIMEOUT_MS = 30_000;
+
+// Each call goes to the mount helper (native/mount-helper, a syscall over a pipe) when it is
+// built, and to mount(8) / umount(8) otherwise: same calls, a fork and exec dearer.
 
 function mountCommand(args: string[], cwd?: string): Promise<unknown> {
   return runCommand('mount', args, { timeoutMs: MOUNT_TIMEOUT_MS, ...(cwd ? { cwd } : {}) });
 }
 
+function umountCommand(args: string[]): Promise<unknown> {
+  return runCommand('umount', args, { timeoutMs: MOUNT_TIMEOUT_MS });
+}
+
 /** Bind-mounts `source` (a file or directory, or an nsfs file of /proc) onto the existing `target`. */
 export async function bindMount(source: string, target: string, opts: { recursive?: boolean } = {}): Promise<void> {
-  await mountCommand([opts.recursive ? '--rbind' : '--bind', source, target]);
+  const helper = mountHelper();
+  if (helper) await helper.mount(source, target, '', MS.BIND | (opts.recursive ? MS.REC : 0), '');
+  else await mountCommand([opts.recursive ? '--rbind' : '--bind', source, target]);
 }
 
 /** An overlay mount at `target`; relative paths in `options` resolve against `cwd`. */
 export async function mountOverlay(target: string, options: string, cwd: string): Promise<void> {
-  await mountCommand(['-t', 'overlay', 'overlay', '-o', options, target], cwd);
+  const helper = mountHelper();
+  if (helper) await helper.mount('overlay', target, 'overlay', 0, options, cwd);
+  else await mountCommand(['-t', 'overlay', 'overlay', '-o', options, target], cwd);
 }
 
 /** A tmpfs at `target` with the given mount options. */
 export async function mountTmpfs(target: string, source: string, options: string): Promise<void> {
-  await mountCommand(['-t', 'tmpfs', '-o', options, source, target]);
+  const helper = mountHelper();
+  if (!helper) {
+    await mountCommand(['-t', 'tmpfs', '-o', options, source, target]);
+    return;
+  }
+  const { flags, data } = splitMountOptions(options);
+  await helper.mount(source, target, 'tmpfs', flags, data);
+}
+
+async function setPropagation(path: string, kind: 'shared' | 'private'): Promise<void> {
+  const helper = mountHelper();
+  if (helper) await helper.mount('', path, '', kind === 'shared' ? MS.SHARED : MS.PRIVATE, '');
+  else await mountCommand([`--make-${kind}`, path]);
 }
 
 /**
@@ -31,22 +55,28 @@ export async function ensureShared(path: string): Promise<boolean> {
   const holder = mountHolding(path, readMountInfo());
   if (holder?.optional.some((o) => o.startsWith('shared:'))) return false;
   const selfBind = holder?.mountPoint !== path;
-  // --rbind, so mounts already below `path` stay visible through the new one.
+  // recursive, so mounts already below `path` stay visible through the new one.
   if (selfBind) await bindMount(path, path, { recursive: true });
-  await mountCommand(['--make-shared', path]);
+  await setPropagation(path, 'shared');
   return selfBind;
 }
 
 /** Makes `dir` a private mount point (bind-mounting it onto itself first if needed): nsfs files can only be pinned on a non-shared mount. */
 export async function ensurePrivateMount(dir: string): Promise<void> {
   if (!mountPoints().has(dir)) await bindMount(dir, dir);
-  await mountCommand(['--make-private', dir]);
+  await setPropagation(dir, 'private');
 }
 
 /** Mount points strictly below `dir`. */
 export function mountsBelow(dir: string): string[] {
   const prefix = `${dir.replace(/\/$/, '')}/`;
   return [...mountPoints()].filter((p) => p.startsWith(prefix));
+}
+
+async function umountOne(path: string, lazy: boolean): Promise<void> {
+  const helper = mountHelper();
+  if (helper) await helper.umount(path, lazy ? MNT_DETACH : 0);
+  else await umountCommand(lazy ? ['-l', path] : [path]);
 }
 
 /**
@@ -56,20 +86,27 @@ export function mountsBelow(dir: string): string[] {
 export async function unmount(path: string, opts: { lazy?: boolean; lazyFallback?: boolean } = {}): Promise<void> {
   if (!mountPoints().has(path)) return;
   if (opts.lazy) {
-    await runCommand('umount', ['-l', path], { timeoutMs: MOUNT_TIMEOUT_MS });
+    await umountOne(path, true);
     return;
   }
   try {
-    await runCommand('umount', [path], { timeoutMs: MOUNT_TIMEOUT_MS });
+    await umountOne(path, false);
   } catch (err) {
     if (!opts.lazyFallback) throw err;
-    await runCommand('umount', ['-l', path], { timeoutMs: MOUNT_TIMEOUT_MS });
+    await umountOne(path, true);
   }
 }
 
-/** Unmounts those of `paths` that are mount points, in one `umount` run. */
+/** Unmounts those of `paths` that are mount points (every one tried; the first failure is thrown). */
 export async function unmountAll(paths: readonly string[]): Promise<void> {
   const mounted = mountPoints();
   const targets = paths.filter((p) => mounted.has(p));
-  if (targets.length > 0) await runCommand('umount', targets, { timeoutMs: MOUNT_TIMEOUT_MS });
+  if (targets.length === 0) return;
+  if (!mountHelper()) {
+    await umountCommand(targets);
+    return;
+  }
+  const results = await Promise.allSettled(targets.map((p) => umountOne(p, false)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -1,17 +1,16 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config, RuntimeHandlerConfig } from '../config/index.js';
 import { FailedPreconditionError, InvalidArgumentError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Paths } from '../paths/index.js';
-import { isExecutable } from '../util/files.js';
+import { installedFile, isExecutable } from '../util/files.js';
 import { Semaphore } from '../util/semaphore.js';
 import { ConmonFiles } from './conmon-files.js';
 import { ConmonRuntime } from './conmon-runtime.js';
 import { ExitWatcher } from './exit-watcher.js';
 import { probeRecursiveReadOnly, probeRun, probeUserNamespaces } from './probe.js';
+import { binaryVersion, probeInputs, ProbeCache, statIdentity, type ProbeResult } from './probe-cache.js';
 import type { OciRuntime } from './runtime.js';
 
 export interface HandlerFeatures {
@@ -42,6 +41,19 @@ export interface HandlerInfo {
   /** Why user namespaces are not offered (empty when they are). */
   usernsProblem: string;
   features: HandlerFeatures;
+  probe: ProbeState;
+}
+
+/** Where a handler's current answer comes from, and whether a probe is still to end. */
+export interface ProbeState {
+  /** `none`: never probed with this binary, nothing is known yet; `cache`: what the same binary showed at an earlier start. */
+  source: 'none' | 'cache' | 'probe';
+  /** A probe runs now, or is due: one starts shortly after the daemon answers, cached answer or not. */
+  pending: boolean;
+  /** When the answer was found (ISO time); empty while there is none. */
+  at: string;
+  /** The binary's `--version` line as recorded with the answer. */
+  version: string;
 }
 
 export interface RuntimeHandlersOptions {
@@ -52,18 +64,6 @@ export interface RuntimeHandlersOptions {
 
 const STOCK_CRUN = '/usr/bin/crun';
 
-/** An executable file of this installation (`native/idmap-mount`, a bundled wrapper), found from this module in dist/ or a build dir. */
-function installedFile(...parts: string[]): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json'))) {
-      const path = join(dir, ...parts);
-      return isExecutable(path) ? path : undefined;
-    }
-    dir = dirname(dir);
-  }
-  return undefined;
-}
 
 
 /**
@@ -83,6 +83,9 @@ export class RuntimeHandlers {
   private readonly execSlots = new Semaphore(Math.max(4, availableParallelism() * 4));
   private readonly ptyHelper: string | undefined;
   readonly idmapHelper: string | undefined;
+  private readonly cache: ProbeCache;
+  /** Per handler, settled when its first probe has ended (never rejects). */
+  private readonly firstAnswer = new Map<string, { promise: Promise<void>; resolve: () => void }>();
 
   constructor(private readonly opts: RuntimeHandlersOptions) {
     const { config, paths } = opts;
@@ -92,12 +95,23 @@ export class RuntimeHandlers {
       ? (isExecutable(config.runtime.idmap_mount_helper) ? config.runtime.idmap_mount_helper : undefined)
       : installedFile('native', 'idmap-mount');
     this.ptyHelper = installedFile('native', 'pty-exec');
+    this.cache = new ProbeCache(paths.probeCacheFile);
     for (const [name, cfg] of Object.entries(config.runtimes)) {
       this.infos.set(name, {
         name, config: cfg, path: cfg.path, problem: 'not probed yet', usernsProblem: 'not probed yet',
         features: { recursiveReadOnlyMounts: false, userNamespaces: false },
+        probe: { source: 'none', pending: true, at: '', version: '' },
       });
+      let resolve = () => {};
+      const promise = new Promise<void>((r) => { resolve = r; });
+      this.firstAnswer.set(name, { promise, resolve });
     }
+  }
+
+  /** What a handler's probe depends on besides its binary. */
+  private inputsOf(info: HandlerInfo): string {
+    const helper = this.idmapHelper ? statIdentity(this.idmapHelper) : undefined;
+    return probeInputs({ handler: info.name, config: info.config, idmapHelper: helper ?? null, stateDir: this.opts.config.state_dir });
   }
 
   /**
@@ -121,34 +135,91 @@ export class RuntimeHandlers {
     this.watcher.stop();
   }
 
-  /** Tries every handler (in parallel); called once before the daemon is ready. */
-  async probe(): Promise<void> {
+  /**
+   * Gives each handler whose binary is the one a cached probe result was found with that
+   * result, at once; the others have no answer until `probe` has run for them (readiness
+   * says so, and pods for them wait).
+   */
+  useCached(): void {
+    for (const info of this.infos.values()) {
+      const cached = this.cache.lookup(info.name, this.inputsOf(info), info.config.path);
+      if (cached) this.apply(info, cached.result, { source: 'cache', pending: true, at: cached.probedAt, version: cached.binary.version });
+    }
+  }
+
+  /** Probes every handler (in parallel), cached or not, and caches what it finds; resolves when all have ended. */
+  probe(): Promise<void> {
     const scratch = this.opts.paths.probeDir;
     mkdirSync(scratch, { recursive: true, mode: 0o711 });
-    await Promise.all([...this.infos.values()].map(async (info) => {
-      await this.probeOne(info, scratch);
-      const wrapper = installedFile('bundles', 'runtimes', 'crun-hybrid-cgroups');
-      if (info.path === STOCK_CRUN && /hybrid mode not supported/.test(info.problem) && wrapper) {
-        // The stock crun cannot run on this cgroup layout, its wrapper can: the handler's
-        // runtime (conmon, exec) uses the wrapper, if it really runs.
-        const stock = { problem: info.problem, usernsProblem: info.usernsProblem, features: info.features };
-        info.path = wrapper;
-        this.runtimes.delete(info.name);
-        await this.probeOne(info, scratch);
-        if (info.problem) {
-          const wrapperProblem = info.problem;
-          info.path = STOCK_CRUN;
-          this.runtimes.delete(info.name);
-          Object.assign(info, stock);
-          info.problem += ` (its wrapper ${wrapper} failed too: ${wrapperProblem})`;
-        } else {
-          this.opts.log.warn({ handler: info.name, path: wrapper, reason: stock.problem }, 'crun runs through its wrapper on this node, in a mount namespace without the cgroup2 hierarchy: Bidirectional mount propagation does not reach the node');
-        }
+    return Promise.all([...this.infos.values()].map(async (info) => {
+      info.probe = { ...info.probe, pending: true };
+      await this.probeHandler(info, scratch, this.inputsOf(info));
+      this.firstAnswer.get(info.name)?.resolve();
+    })).then(() => undefined);
+  }
+
+  /** Waits until the handler has an answer (at once when it has one, cached or probed). */
+  async known(requested: string): Promise<void> {
+    const info = this.info(requested);
+    if (info.probe.source === 'none') await this.firstAnswer.get(info.name)?.promise;
+  }
+
+  private apply(info: HandlerInfo, result: ProbeResult, probe: ProbeState): void {
+    if (info.path !== result.path) this.runtimes.delete(info.name);
+    info.path = result.path;
+    info.problem = result.problem;
+    info.usernsProblem = result.usernsProblem;
+    info.features = { ...result.features };
+    info.probe = probe;
+  }
+
+  /** One handler's probe, on a scratch copy so callers never see a half-probed handler; the answer is cached. */
+  private async probeHandler(info: HandlerInfo, scratch: string, inputs: string): Promise<void> {
+    const trial: HandlerInfo = { ...info, path: info.config.path, features: { ...info.features } };
+    const identity = statIdentity(trial.path);
+    const version = identity ? await binaryVersion(trial.path) : '';
+    try {
+      await this.probeWithWrapper(trial, scratch);
+    } catch (err) {
+      trial.problem = `probing failed: ${messageOf(err)}`;
+      trial.usernsProblem = trial.problem;
+    }
+    const result: ProbeResult = { path: trial.path, problem: trial.problem, usernsProblem: trial.usernsProblem, features: trial.features };
+    // Messages name scratch directories of their own run: only what decides a pod is compared.
+    const changed = info.probe.source === 'cache' && (result.path !== info.path || !result.problem !== !info.problem || !result.usernsProblem !== !info.usernsProblem
+      || JSON.stringify(result.features) !== JSON.stringify(info.features));
+    this.apply(info, result, { source: 'probe', pending: false, at: new Date().toISOString(), version });
+    const log = this.opts.log.child({ handler: info.name });
+    if (changed) log.warn({ result }, 'runtime handler probe found other than the cached result; it applies now');
+    if (info.problem) log.warn({ problem: info.problem }, 'runtime handler cannot run containers on this node; pods asking for it are refused');
+    else log.info({ path: info.path, features: info.features, ...(info.usernsProblem ? { userns: info.usernsProblem } : {}) }, 'runtime handler ready');
+    if (identity) {
+      try {
+        this.cache.store(info.name, inputs, { ...identity, version }, result);
+      } catch (err) {
+        log.warn({ err: messageOf(err) }, 'could not save the probe result; the next start probes before it can use this handler');
       }
-      const log = this.opts.log.child({ handler: info.name });
-      if (info.problem) log.warn({ problem: info.problem }, 'runtime handler cannot run containers on this node; pods asking for it are refused');
-      else log.info({ path: info.path, features: info.features, ...(info.usernsProblem ? { userns: info.usernsProblem } : {}) }, 'runtime handler ready');
-    }));
+    }
+  }
+
+  private async probeWithWrapper(info: HandlerInfo, scratch: string): Promise<void> {
+    await this.probeOne(info, scratch);
+    const wrapper = installedFile('bundles', 'runtimes', 'crun-hybrid-cgroups');
+    if (info.path === STOCK_CRUN && /hybrid mode not supported/.test(info.problem) && wrapper) {
+      // The stock crun cannot run on this cgroup layout, its wrapper can: the handler's
+      // runtime (conmon, exec) uses the wrapper, if it really runs.
+      const stock = { problem: info.problem, usernsProblem: info.usernsProblem, features: info.features };
+      info.path = wrapper;
+      await this.probeOne(info, scratch);
+      if (info.problem) {
+        const wrapperProblem = info.problem;
+        info.path = STOCK_CRUN;
+        Object.assign(info, stock);
+        info.problem += ` (its wrapper ${wrapper} failed too: ${wrapperProblem})`;
+      } else {
+        this.opts.log.warn({ handler: info.name, path: wrapper, reason: stock.problem }, 'crun runs through its wrapper on this node, in a mount namespace without the cgroup2 hierarchy: Bidirectional mount propagation does not reach the node');
+      }
+    }
   }
 
   private async probeOne(info: HandlerInfo, scratch: string): Promise<void> {
@@ -174,12 +245,13 @@ export class RuntimeHandlers {
     info.features = { recursiveReadOnlyMounts: !run.problem && rroFound, userNamespaces: !info.usernsProblem };
   }
 
-  /** RuntimeReady: the default handler's binary and its monitor can be run. */
+  /** RuntimeReady: the default handler's binary and its monitor can be run, and what it can do is known. */
   readiness(): { ready: boolean; reason: string; message: string } {
     const info = this.info('');
     const monitor = info.config.monitor_path || this.opts.config.runtime.conmon_path;
     if (!isExecutable(info.path)) return { ready: false, reason: 'RuntimeBinaryMissing', message: `${info.path} is not an executable` };
     if (!isExecutable(monitor)) return { ready: false, reason: 'ConmonMissing', message: `${monitor} is not an executable` };
+    if (info.probe.source === 'none') return { ready: false, reason: 'RuntimeHandlerProbing', message: `the default runtime handler "${info.name}" (${info.config.path}) is being probed` };
     return { ready: true, reason: '', message: '' };
   }
 

@@ -10,6 +10,7 @@ export type PinnedKind = 'net' | 'ipc' | 'uts' | 'pid' | 'user';
  *
  * ```
  * ROOT/state.db                      pod, container and image records
+ * ROOT/handler-probes.json           what each runtime handler's probe found, keyed by its binary
  * ROOT/containers/ID/                a container's own: conmon's persisted exit and oom files, image volumes, default log
  * ROOT/containers/ID/checkpoint/     a checkpoint being taken (CRIU's images, the rootfs diff), until it is an archive
  * ROOT/containers/ID/restore/        the checkpoint archive a container is restored from, unpacked until the restore ran
@@ -110,6 +111,10 @@ export class Paths {
 
   get execDir(): string {
     return join(this.stateDir, 'exec');
+  }
+
+  get probeCacheFile(): string {
+    return join(this.root, 'handler-probes.json');
   }
 
   get probeDir(): string {

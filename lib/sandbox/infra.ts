@@ -63,6 +63,32 @@ async function pinFromHost(unsharePid: number, pidFile: string): Promise<void> {
 }
 
 /** Host PIDs of the processes in the pinned PID namespace (found by namespace inode, never by a stored PID that may have been reused). */
+/**
+ * The PID namespaces that hold at least one process now, as their `pid:[INODE]` links: one
+ * pass over /proc answers for every pod at once (a restart checks them all).
+ */
+export function occupiedPidNamespaces(): Set<string> {
+  const links = new Set<string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      links.add(readlinkSync(`/proc/${entry}/ns/pid`));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return links;
+}
+
+/** Whether a pinned PID namespace holds any process, by the set `occupiedPidNamespaces` found. */
+export function pidNamespaceOccupied(pidNsFile: string, occupied: Set<string>): boolean {
+  try {
+    return occupied.has(`pid:[${statSync(pidNsFile).ino}]`);
+  } catch {
+    return false;
+  }
+}
+
 export function processesIn(pidNsFile: string): number[] {
   let inode: number;
   try {

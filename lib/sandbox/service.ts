@@ -16,7 +16,7 @@ import type { Storage } from '../storage/index.js';
 import { newId, resolveIdPrefix, matchesLabels } from '../util/ids.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { nowNanos } from '../util/time.js';
-import { stopInfra, processesIn } from './infra.js';
+import { stopInfra, occupiedPidNamespaces, pidNamespaceOccupied } from './infra.js';
 import type { CniNetwork } from './network/index.js';
 import type { PodRecord, PodResources, PodState } from './record.js';
 import { podCgroupLimits, resizePodCgroup } from './resize.js';
@@ -39,7 +39,7 @@ export interface SandboxDeps {
   /** Takes a pod's containers along when it stops and when it is removed. */
   containers: PodContainersHook;
   /** Whether the pod's handler can run here (and run user-namespaced pods), and its runtime for an infra container. */
-  runtimeHandlers: Pick<RuntimeHandlers, 'require' | 'runtime'>;
+  runtimeHandlers: Pick<RuntimeHandlers, 'known' | 'require' | 'runtime'>;
   /** Where an infra image comes from and goes (`runtime.infra_image`). */
   images: Pick<ImageService, 'resolve' | 'pull'>;
   storage: Pick<Storage, 'createContainerRootfs' | 'removeContainerRootfs'>;
@@ -59,6 +59,8 @@ export class SandboxService {
   private readonly pods = new Map<string, PodRecord>();
   private readonly names = new Map<string, string>();
   private readonly mutex = new KeyedMutex();
+  /** Pods recovered with a network attached, for `checkRecoveredNetworks`. */
+  private networksToCheck: PodRecord[] = [];
   private readonly table: RecordTable<PodRecord>;
   private readonly steps: PodSteps;
 
@@ -78,6 +80,7 @@ export class SandboxService {
     mkdirSync(paths.podsDir, { recursive: true, mode: 0o711 });
     await ensurePrivateMount(paths.nsDir);
     const mounted = mountPoints();
+    const occupied = occupiedPidNamespaces();
     const toCheck: PodRecord[] = [];
     for (const pod of this.table.all()) {
       const log = this.deps.log.child({ pod: pod.id });
@@ -96,7 +99,7 @@ export class SandboxService {
         }
       } else if (pod.state === 'SANDBOX_READY') {
         const lost = Object.values(pod.namespacePaths).filter((p) => p && !mounted.has(p));
-        const infraGone = !!pod.namespacePaths.pid && processesIn(pod.namespacePaths.pid).length === 0;
+        const infraGone = !!pod.namespacePaths.pid && !pidNamespaceOccupied(pod.namespacePaths.pid, occupied);
         if (lost.length > 0 || infraGone) {
           log.warn({ lost, infraGone }, 'pod sandbox lost its namespaces or infra process; it is NOTREADY');
           pod.state = 'SANDBOX_NOTREADY';
@@ -108,21 +111,30 @@ export class SandboxService {
       this.pods.set(pod.id, pod);
       this.names.set(nameKey(pod.metadata), pod.id);
     }
-    await this.checkNetworks(toCheck);
+    this.networksToCheck = toCheck;
   }
 
-  /** CNI CHECK of the pods that survived a restart, a few at a time; a failed check makes the pod NOTREADY. */
-  private async checkNetworks(pods: PodRecord[]): Promise<void> {
-    const queue = [...pods];
+  /**
+   * CNI CHECK of the pods that survived a restart, a few at a time; a failed check makes the
+   * pod NOTREADY. Run after the daemon answers: each check runs the network's plugins.
+   */
+  async checkRecoveredNetworks(): Promise<void> {
+    const queue = this.networksToCheck.filter((pod) => this.pods.get(pod.id) === pod && pod.state === 'SANDBOX_READY');
+    this.networksToCheck = [];
     const worker = async () => {
       for (let pod = queue.shift(); pod; pod = queue.shift()) {
-        try {
-          await this.deps.network.check(this.steps.networkRequest(pod));
-        } catch (err) {
-          this.deps.log.warn({ pod: pod.id, err: messageOf(err) }, 'CNI CHECK failed after restart; the pod is NOTREADY');
-          pod.state = 'SANDBOX_NOTREADY';
-          this.table.put(pod);
-        }
+        const current = pod;
+        // Under the pod's lock: one stopped or removed meanwhile has no network left to check.
+        await this.mutex.run(current.id, async () => {
+          if (this.pods.get(current.id) !== current || current.state !== 'SANDBOX_READY') return;
+          try {
+            await this.deps.network.check(this.steps.networkRequest(current));
+          } catch (err) {
+            this.deps.log.warn({ pod: current.id, err: messageOf(err) }, 'CNI CHECK failed after restart; the pod is NOTREADY');
+            current.state = 'SANDBOX_NOTREADY';
+            this.table.put(current);
+          }
+        });
       }
     };
     await Promise.all(Array.from({ length: 4 }, worker));
@@ -147,6 +159,8 @@ export class SandboxService {
   /** RunPodSandbox: returns the new pod's ID once it is ready; on failure nothing is left behind. */
   async run(req: RunPodSandboxRequest__Output, parentLog: Logger): Promise<string> {
     const plan = planPod(req, this.deps.config);
+    // On a first start the handler's probe may still run: what it finds decides this pod.
+    await this.deps.runtimeHandlers.known(plan.runtimeHandler);
     const handler = this.deps.runtimeHandlers.require(plan.runtimeHandler);
     if (plan.userNamespace && !handler.features.userNamespaces) {
       throw new FailedPreconditionError(`runtime handler "${handler.name}" cannot run pods in a user namespace on this node: ${handler.usernsProblem}`);

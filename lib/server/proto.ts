@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import * as grpc from '@grpc/grpc-js';
 import type { ProtoGrpcType } from '../generated/api.js';
+import { apiDescriptor } from '../generated/api-descriptor.js';
 
 /**
  * int64 fields load as decimal strings (never a lossy number) and enums as their names;
@@ -32,7 +33,8 @@ let cached: ProtoGrpcType | undefined;
 
 export function loadCriProto(): ProtoGrpcType {
   if (!cached) {
-    const definition = protoLoader.loadSync('runtime/v1/api.proto', { ...LOADER_OPTIONS, includeDirs: [protoRoot()] });
+    // The descriptor protos/generate.sh derived from api.proto at build time: the same schema, not parsed again.
+    const definition = protoLoader.fromJSON(apiDescriptor, LOADER_OPTIONS);
     cached = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
   }
   return cached;

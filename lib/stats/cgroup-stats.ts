@@ -59,18 +59,26 @@ function parseUint(text: string | undefined): bigint | undefined {
   return BigInt(trimmed);
 }
 
-/** `key value` lines (memory.stat, cpu.stat, memory.events, memory.oom_control). */
-export function parseFlatKeyed(text: string | undefined): Map<string, bigint> {
+/**
+ * `key value` lines (memory.stat, cpu.stat, memory.events, memory.oom_control); with `wanted`,
+ * only those keys (memory.stat has some 70 lines, of which the stats use four).
+ */
+export function parseFlatKeyed(text: string | undefined, wanted?: ReadonlySet<string>): Map<string, bigint> {
   const out = new Map<string, bigint>();
   if (!text) return out;
   for (const line of text.split('\n')) {
     const space = line.indexOf(' ');
     if (space <= 0) continue;
+    const key = line.slice(0, space);
+    if (wanted && !wanted.has(key)) continue;
     const value = parseUint(line.slice(space + 1));
-    if (value !== undefined) out.set(line.slice(0, space), value);
+    if (value !== undefined) out.set(key, value);
   }
   return out;
 }
+
+const V1_MEMORY_STAT_KEYS: ReadonlySet<string> = new Set(['inactive_file', 'rss', 'pgfault', 'pgmajfault'].flatMap((k) => [k, `total_${k}`]));
+const V2_MEMORY_STAT_KEYS: ReadonlySet<string> = new Set(['inactive_file', 'anon', 'pgfault', 'pgmajfault']);
 
 /** A v2 limit file: a number, or `max` for none. */
 function parseLimitV2(text: string | undefined): bigint | undefined {
@@ -108,7 +116,7 @@ function readV1(read: ControlFileReader): CgroupStats {
   stats.cpuUsageNs = parseUint(read('cpuacct.usage'));
   const usage = parseUint(read('memory.usage_in_bytes'));
   if (usage !== undefined) {
-    const stat = parseFlatKeyed(read('memory.stat'));
+    const stat = parseFlatKeyed(read('memory.stat'), V1_MEMORY_STAT_KEYS);
     // The total_ counters include child cgroups: a pod's or container's whole subtree.
     const pick = (key: string): bigint => stat.get(`total_${key}`) ?? stat.get(key) ?? 0n;
     const limit = parseLimitV1(read('memory.limit_in_bytes'));
@@ -141,7 +149,7 @@ function readV2(read: ControlFileReader): CgroupStats {
   stats.cpuPsi = parsePsi(read('cpu.pressure'));
   const usage = parseUint(read('memory.current'));
   if (usage !== undefined) {
-    const stat = parseFlatKeyed(read('memory.stat'));
+    const stat = parseFlatKeyed(read('memory.stat'), V2_MEMORY_STAT_KEYS);
     stats.memory = {
       usageBytes: usage,
       workingSetBytes: clampSub(usage, stat.get('inactive_file') ?? 0n),

@@ -2,6 +2,7 @@ import { readCgroupStats, type CgroupStats } from './cgroup-stats.js';
 import { CpuRateTracker } from './cpu-rate.js';
 import { DiskUsageCache, mountPointOf, type DiskUsage } from './disk-usage.js';
 import { NetnsCounters, type InterfaceCounters } from './netdev.js';
+import { KeptCgroupFiles } from './kept-files.js';
 import type { CgroupFiles, StatsContainer, StatsPod } from './sources.js';
 
 export interface ContainerSample {
@@ -33,8 +34,10 @@ export class Sampler {
   private readonly disk: DiskUsageCache;
   private readonly netns: NetnsCounters;
   private readonly mountpoints = new Map<string, string>();
+  private readonly cgroups: KeptCgroupFiles;
 
-  constructor(private readonly cgroups: CgroupFiles, private readonly now: () => bigint) {
+  constructor(cgroups: CgroupFiles, private readonly now: () => bigint) {
+    this.cgroups = new KeptCgroupFiles(cgroups);
     this.disk = new DiskUsageCache(WRITABLE_LAYER_TTL_MS, now);
     this.netns = new NetnsCounters(now);
   }
@@ -83,5 +86,6 @@ export class Sampler {
     this.disk.retain(uppers);
     for (const dir of this.mountpoints.keys()) if (!uppers.has(dir)) this.mountpoints.delete(dir);
     this.netns.retain(new Set(pods.map((p) => p.namespacePaths.net).filter((p): p is string => !!p)));
+    this.cgroups.retain(new Set([...containers.map((c) => c.cgroupPath), ...pods.map((p) => p.cgroupPath)].filter(Boolean)));
   }
 }

@@ -47,4 +47,6 @@ export interface PodSource {
 export interface CgroupFiles {
   readonly layout: { version: 1 | 2 };
   read(path: string, file: string): string | undefined;
+  /** Where that file is; undefined when no hierarchy carries its controller. */
+  filePath(path: string, file: string): string | undefined;
 }

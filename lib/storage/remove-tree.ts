@@ -1,4 +1,4 @@
-import { mkdir, rename } from 'node:fs/promises';
+import { mkdir, rename, rmdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { messageOf } from '../errors/index.js';
@@ -10,6 +10,13 @@ const REMOVE_TIMEOUT_MS = 10 * 60_000;
 
 /** `removeTree` for a caller that must stop when the tree stays: throws CommandFailedError. */
 export async function deleteTree(path: string): Promise<void> {
+  // Nothing there, or an empty directory (a start's scratch dir, mostly): no rm to spawn.
+  try {
+    await rmdir(path);
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+  }
   await runCommand('rm', ['-rf', '--one-file-system', '--', path], { timeoutMs: REMOVE_TIMEOUT_MS });
 }
 

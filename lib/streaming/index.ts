@@ -1,3 +1,4 @@
-export { StreamingService, type StreamContainer, type StreamPod, type StreamingLookups, type StreamingServiceOptions } from './service.js';
+export type { StreamingService, StreamContainer, StreamPod, StreamingLookups, StreamingServiceOptions } from './service.js';
+export { LazyStreaming } from './lazy.js';
 export { streamingLookups } from './lookups.js';
 export type { CommandRequest } from './command-streams.js';

@@ -20,6 +20,8 @@ export interface DaemonOptions {
   logLevel?: string;
   /** Extra environment of the daemon (RUNCRI_FAILPOINTS, for one). */
   env?: Record<string, string>;
+  /** Return only once every runtime handler's probe has ended (default); false: as soon as it answers. */
+  waitForProbes?: boolean;
 }
 
 export interface TestDirs {
@@ -39,6 +41,17 @@ export function makeTestDirs(parent = '/tmp'): TestDirs {
   return dirs;
 }
 
+/** The arguments of `node` that run a daemon on `dirs`; writes its config file. */
+export function daemonArgs(dirs: TestDirs, options: DaemonOptions = {}): string[] {
+  writeFileSync(dirs.configFile, options.toml ?? '');
+  return [
+    ...DAEMON_NODE_FLAGS, DAEMON_MAIN, 'serve', '--config', dirs.configFile,
+    '--root', dirs.root, '--state-dir', dirs.state, '--socket', dirs.socket,
+    '--cni-conf-dir', dirs.cniConf, '--log-level', options.logLevel ?? process.env.RUNCRI_TEST_LOG_LEVEL ?? 'info',
+    ...(options.args ?? []),
+  ];
+}
+
 /** A runcri daemon started from the build in temporary directories, stopped by its PID. */
 export class TestDaemon {
   private exited: Promise<number | null>;
@@ -51,15 +64,10 @@ export class TestDaemon {
   static async start(options: DaemonOptions = {}): Promise<TestDaemon> {
     // The daemon finds its helpers at start: an exec with a tty needs this one.
     ensureNativeHelper('pty-exec');
+    // and its mounts go through this one (mount(8) when it is missing).
+    ensureNativeHelper('mount-helper');
     const dirs = options.dirs ?? makeTestDirs();
-    writeFileSync(dirs.configFile, options.toml ?? '');
-    const args = [
-      ...DAEMON_NODE_FLAGS, DAEMON_MAIN, 'serve', '--config', dirs.configFile,
-      '--root', dirs.root, '--state-dir', dirs.state, '--socket', dirs.socket,
-      '--cni-conf-dir', dirs.cniConf, '--log-level', options.logLevel ?? process.env.RUNCRI_TEST_LOG_LEVEL ?? 'info',
-      ...(options.args ?? []),
-    ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(options.env ? { env: { ...process.env, ...options.env } } : {}) });
+    const child = spawn(process.execPath, daemonArgs(dirs, options), { stdio: ['ignore', 'ignore', 'pipe'], ...(options.env ? { env: { ...process.env, ...options.env } } : {}) });
     const client = new CriClient(dirs.socket);
     const daemon = new TestDaemon(dirs, child, client);
     child.stderr!.setEncoding('utf8');
@@ -68,7 +76,24 @@ export class TestDaemon {
       if (process.env.RUNCRI_TEST_LOGS) process.stderr.write(chunk);
     });
     await daemon.waitReady();
+    if (options.waitForProbes ?? true) await daemon.waitForProbes();
     return daemon;
+  }
+
+  /** Each runtime handler's state, as Status (verbose) reports it. */
+  async handlerProbes(): Promise<Array<{ name: string; problem: string; probe: { source: string; pending: boolean } }>> {
+    const status = await this.client.runtime('Status', { verbose: true });
+    return JSON.parse(status.info?.runtime_handlers ?? '[]') as Array<{ name: string; problem: string; probe: { source: string; pending: boolean } }>;
+  }
+
+  /** Until every handler's probe has ended: what a test sees then does not depend on when it looked. */
+  async waitForProbes(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if ((await this.handlerProbes()).every((h) => !h.probe.pending && h.probe.source !== 'none')) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`the runtime handlers' probes did not end within ${timeoutMs} ms`);
   }
 
   get pid(): number {

@@ -30,11 +30,14 @@ function status(error: string): { status: string; reason?: string; details?: { c
   return JSON.parse(error);
 }
 
-test('Status verbose info carries the streaming address that Exec URLs use', async () => {
-  const res = await fx.client.runtime('Status', { verbose: true });
-  const { address } = JSON.parse(res.info!.streaming!);
+test('the streaming server starts with the first Exec, and Status verbose info then carries the address its URLs use', async () => {
+  const unstarted = JSON.parse((await fx.client.runtime('Status', { verbose: true })).info!.streaming!) as { address: string; started: boolean };
+  assert.deepEqual(unstarted, { address: '', started: false });
+  const url = await execUrl(['true']);
+  const { address, started } = JSON.parse((await fx.client.runtime('Status', { verbose: true })).info!.streaming!) as { address: string; started: boolean };
+  assert.equal(started, true);
   assert.match(address, /^127\.0\.0\.1:\d+$/);
-  assert.match(await execUrl(['true']), new RegExp(`^http://${address.replace(/\./g, '\\.')}/exec/[A-Za-z0-9_-]+$`));
+  assert.match(url, new RegExp(`^http://${address.replace(/\./g, '\\.')}/exec/[A-Za-z0-9_-]+$`));
 });
 
 test('exec without a tty streams stdout and stderr separately and reports success (SPDY v4)', async () => {

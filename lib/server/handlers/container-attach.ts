@@ -3,8 +3,8 @@ import type { AttachResponse } from '../../generated/runtime/v1/AttachResponse.j
 import { requireField } from '../../util/ids.js';
 import type { CallContext } from '../context.js';
 
-export function containerAttach(req: AttachRequest__Output, ctx: CallContext): AttachResponse {
+export async function containerAttach(req: AttachRequest__Output, ctx: CallContext): Promise<AttachResponse> {
   requireField(req.container_id, 'container_id');
-  const url = ctx.services.streaming.attach(req.container_id, { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, tty: req.tty });
+  const url = await ctx.services.streaming.attach(req.container_id, { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, tty: req.tty });
   return { url };
 }

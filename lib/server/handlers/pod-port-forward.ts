@@ -3,7 +3,7 @@ import type { PortForwardResponse } from '../../generated/runtime/v1/PortForward
 import { requireField } from '../../util/ids.js';
 import type { CallContext } from '../context.js';
 
-export function podPortForward(req: PortForwardRequest__Output, ctx: CallContext): PortForwardResponse {
+export async function podPortForward(req: PortForwardRequest__Output, ctx: CallContext): Promise<PortForwardResponse> {
   requireField(req.pod_sandbox_id, 'pod_sandbox_id');
-  return { url: ctx.services.streaming.portForward(req.pod_sandbox_id, req.port) };
+  return { url: await ctx.services.streaming.portForward(req.pod_sandbox_id, req.port) };
 }

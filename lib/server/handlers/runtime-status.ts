@@ -22,8 +22,9 @@ export function runtimeStatus(req: StatusRequest__Output, ctx: CallContext): Sta
         { type: 'NetworkReady', status: network.ready, reason: network.reason, message: network.message },
       ],
     },
-    // Features are what a probe container showed, never what the handler is assumed to have:
-    // one that cannot run here is listed with none.
+    // Features are what a probe container showed (at this start or, for the same binary, an
+    // earlier one), never what the handler is assumed to have: one that cannot run here, or
+    // is still being probed for the first time, is listed with none.
     runtime_handlers: handlers.flatMap((h) => {
       const features = { recursive_read_only_mounts: h.features.recursiveReadOnlyMounts, user_namespaces: h.features.userNamespaces };
       // The default handler is listed twice, as kubelet looks it up by '' and by its name.
@@ -38,8 +39,10 @@ export function runtimeStatus(req: StatusRequest__Output, ctx: CallContext): Sta
   if (req.verbose) {
     response.info = {
       config: JSON.stringify(services.config),
-      streaming: JSON.stringify({ address: services.streaming.address }),
-      runtime_handlers: JSON.stringify(handlers.map((h) => ({ name: h.name, path: h.path, problem: h.problem, userns_problem: h.usernsProblem, features: h.features }))),
+      // The server starts with the first Exec, Attach or PortForward: until then it has no address.
+      streaming: JSON.stringify({ address: services.streaming.address, started: services.streaming.address !== '' }),
+      // probe: where the answer comes from (`cache`: an earlier start, same binary) and whether a probe runs now.
+      runtime_handlers: JSON.stringify(handlers.map((h) => ({ name: h.name, path: h.path, problem: h.problem, userns_problem: h.usernsProblem, features: h.features, probe: h.probe }))),
       cdi: JSON.stringify(cdiReport(services.config.runtime.cdi_spec_dirs)),
     };
   }

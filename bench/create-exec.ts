@@ -1,0 +1,78 @@
+/**
+ * The per-container paths against runc itself, rounds alternated so the machine's noise falls
+ * on both alike: CreateContainer+StartContainer next to `runc create` + `runc start` of the
+ * daemon's own config.json on a plain busybox rootfs, and one ExecSync of `true` next to one
+ * `runc exec` of the same process spec in the same container.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContainerFixture } from '../test/helpers/container-fixture.js';
+import { makeBusyboxRootfs } from '../test/helpers/busybox-bundle.js';
+import type { OciSpec } from '../lib/oci/index.js';
+import { compare, metric, percentile, timeMs } from './report.js';
+
+const CREATE_ROUNDS = 30;
+const EXEC_ROUNDS = 100;
+
+function runc(root: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/sbin/runc', [`--root=${root}`, ...args], { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`runc ${args.join(' ')} exited ${code}`))));
+  });
+}
+
+export async function run(): Promise<void> {
+  const fx = await ContainerFixture.start({ bench: { Cmd: ['sleep', '100000'] } });
+  const floorDir = join(fx.dirs.base, 'floor');
+  const floorRoot = join(floorDir, 'runc');
+  mkdirSync(floorDir, { recursive: true });
+  try {
+    const pod = await fx.runPod();
+    const first = await fx.run(pod, 'bench', { metadata: { name: 'template' } });
+    const template = JSON.parse((await fx.client.runtime('ContainerStatus', { container_id: first, verbose: true })).info!.info!).runtimeSpec as OciSpec;
+    const rootfs = makeBusyboxRootfs(floorDir);
+
+    const created: number[] = [];
+    const floorCreated: number[] = [];
+    for (let i = 0; i < CREATE_ROUNDS; i++) {
+      const [ms, id] = await timeMs(() => fx.run(pod, 'bench', { metadata: { name: `s${i}` } }));
+      created.push(ms);
+      await fx.client.runtime('StopContainer', { container_id: id, timeout: 0 });
+      await fx.client.runtime('RemoveContainer', { container_id: id });
+
+      const bundle = join(floorDir, `b${i}`);
+      mkdirSync(bundle);
+      const spec: OciSpec = { ...template, root: { path: rootfs, readonly: false }, linux: { ...template.linux, cgroupsPath: `${fx.cgroupRoot}/floor/f${i}` } };
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+      const [floorMs] = await timeMs(async () => {
+        await runc(floorRoot, ['create', '--bundle', bundle, `floor${i}`]);
+        await runc(floorRoot, ['start', `floor${i}`]);
+      });
+      floorCreated.push(floorMs);
+      await runc(floorRoot, ['kill', `floor${i}`, 'KILL']);
+      await new Promise((r) => setTimeout(r, 20));
+      await runc(floorRoot, ['delete', '--force', `floor${i}`]);
+    }
+    compare('create_start_p50', percentile(created, 50), percentile(floorCreated, 50), 'ms');
+    compare('create_start_p90', percentile(created, 90), percentile(floorCreated, 90), 'ms');
+    metric('create_start_goal_ratio', 1.25, 'x');
+
+    const processFile = join(floorDir, 'exec-process.json');
+    writeFileSync(processFile, JSON.stringify({ ...template.process, args: ['true'], terminal: false }));
+    const execs: number[] = [];
+    const floorExecs: number[] = [];
+    for (let i = 0; i < EXEC_ROUNDS; i++) {
+      const [ms, answer] = await timeMs(() => fx.client.runtime('ExecSync', { container_id: first, cmd: ['true'], timeout: 10 }));
+      if ((answer.exit_code ?? 0) !== 0) throw new Error(`ExecSync true exited ${answer.exit_code}`);
+      execs.push(ms);
+      floorExecs.push((await timeMs(() => runc(join(fx.dirs.state, 'runc'), ['exec', '--process', processFile, first])))[0]);
+    }
+    compare('exec_sync_roundtrip_p50', percentile(execs, 50), percentile(floorExecs, 50), 'ms');
+    compare('exec_sync_roundtrip_p90', percentile(execs, 90), percentile(floorExecs, 90), 'ms');
+    metric('exec_sync_goal_ratio', 1.3, 'x');
+  } finally {
+    await fx.destroy();
+  }
+}

@@ -1,0 +1,101 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestDaemon, makeTestDirs, removeTestDirs } from '../helpers/daemon.js';
+
+const dirs = makeTestDirs();
+const gate = join(dirs.base, 'hold-probes');
+const binary = join(dirs.base, 'gated-runc');
+const daemons: TestDaemon[] = [];
+
+/**
+ * The default handler's binary: runc itself, except that a `run` (what a probe does; this
+ * test runs no container) waits while the gate file exists. `extra` changes the file.
+ */
+function writeBinary(extra = ''): void {
+  writeFileSync(binary, `#!/bin/sh\n${extra}\nfor a; do if [ "$a" = run ]; then while [ -e ${gate} ]; do sleep 0.05; done; fi; done\nexec /usr/sbin/runc "$@"\n`, { mode: 0o755 });
+}
+
+const toml = `[runtime]\ndefault_handler = "gated"\n[runtimes.gated]\npath = "${binary}"\nroot = "${join(dirs.state, 'gated')}"\n`;
+
+async function start(waitForProbes: boolean): Promise<TestDaemon> {
+  const d = await TestDaemon.start({ dirs, toml, waitForProbes });
+  daemons.push(d);
+  return d;
+}
+
+async function gatedHandler(d: TestDaemon) {
+  const handlers = await d.handlerProbes();
+  const gated = handlers.find((h) => h.name === 'gated');
+  assert.ok(gated, `no handler "gated" in ${JSON.stringify(handlers)}`);
+  return gated as typeof gated & { features: { recursiveReadOnlyMounts: boolean } };
+}
+
+async function runtimeReady(d: TestDaemon) {
+  const status = await d.client.runtime('Status', {});
+  return status.status!.conditions!.find((c) => c.type === 'RuntimeReady')!;
+}
+
+after(async () => {
+  rmSync(gate, { force: true });
+  for (const d of daemons) await d.stop();
+  removeTestDirs(dirs);
+});
+
+describe('runtime handler probe cache', () => {
+  it('answers after a restart with the cached result while the probe of the same binary runs again', async () => {
+    writeBinary();
+    const first = await start(true);
+    const probed = await gatedHandler(first);
+    assert.equal(probed.problem, '');
+    assert.equal(probed.probe.source, 'probe');
+    await first.stop();
+    assert.ok(existsSync(join(dirs.root, 'handler-probes.json')), 'the probe result was not saved');
+
+    // The probe of the restarted daemon cannot end while the gate exists: answering at all proves it did not wait for it.
+    writeFileSync(gate, '');
+    const second = await start(false);
+    const cached = await gatedHandler(second);
+    assert.deepEqual(cached.probe.source, 'cache');
+    assert.equal(cached.probe.pending, true, 'the probe is due or held by the gate');
+    assert.equal(cached.problem, '');
+    assert.deepEqual(cached.features, probed.features);
+    assert.equal((await runtimeReady(second)).status, true);
+    // Past the daemon's start the probe runs, held by the gate: calls are still answered, from the cache.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const held = await gatedHandler(second);
+    assert.equal(held.probe.pending, true);
+    assert.equal(held.probe.source, 'cache');
+    assert.equal((await runtimeReady(second)).status, true);
+
+    rmSync(gate);
+    await second.waitForProbes();
+    const reprobed = await gatedHandler(second);
+    assert.equal(reprobed.probe.source, 'probe');
+    assert.deepEqual(reprobed.features, probed.features);
+    await second.stop();
+  });
+
+  it('does not use the cached result of a changed binary: Status says the handler is being probed until it is', async () => {
+    writeBinary('# another build');
+    writeFileSync(gate, '');
+    const d = await start(false);
+    const probing = await gatedHandler(d);
+    assert.equal(probing.probe.source, 'none');
+    assert.equal(probing.probe.pending, true);
+    assert.deepEqual(probing.features, { recursiveReadOnlyMounts: false, userNamespaces: false });
+    const notReady = await runtimeReady(d);
+    assert.equal(notReady.status, false);
+    assert.equal(notReady.reason, 'RuntimeHandlerProbing');
+
+    rmSync(gate);
+    await d.waitForProbes();
+    assert.equal((await runtimeReady(d)).status, true);
+    const done = await gatedHandler(d);
+    assert.equal(done.probe.source, 'probe');
+    const cache = JSON.parse(readFileSync(join(dirs.root, 'handler-probes.json'), 'utf8')) as { handlers: Record<string, { binary: { version: string } }> };
+    assert.match(cache.handlers.gated!.binary.version, /runc version/, 'the cache records the version the binary printed');
+    await d.stop();
+  });
+});

@@ -1,0 +1,81 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MAX_MOUNT_DATA, MNT_DETACH, MS, MountCallError, MountHelper } from '../../lib/mount/helper.js';
+import { mountPoints } from '../../lib/mount/index.js';
+import { ensureNativeHelper } from '../helpers/native.js';
+import { unmountBelow } from '../helpers/system.js';
+
+let dir: string;
+let helper: MountHelper;
+
+before(() => {
+  helper = new MountHelper(ensureNativeHelper('mount-helper'));
+  dir = mkdtempSync('/tmp/rct-mount-helper-');
+});
+
+after(() => {
+  helper.close();
+  unmountBelow(dir);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function mountOptionsOf(target: string): string {
+  const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === target);
+  assert.ok(line, `${target} is not mounted`);
+  return line;
+}
+
+describe('mount helper', () => {
+  it('mounts a tmpfs with flags and data, and unmounts it', async () => {
+    const target = join(dir, 'tmpfs');
+    mkdirSync(target);
+    await helper.mount('shm', target, 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=1777,size=65536k');
+    const line = mountOptionsOf(target);
+    assert.match(line, /nosuid,nodev,noexec/);
+    assert.match(line, /size=65536k/);
+    await helper.umount(target, 0);
+    assert.equal(mountPoints().has(target), false);
+  });
+
+  it('mounts an overlay whose relative layer paths resolve in the directory it is given', async () => {
+    const base = join(dir, 'ovl');
+    for (const sub of ['lower', 'upper', 'work', 'merged']) mkdirSync(join(base, sub), { recursive: true });
+    writeFileSync(join(base, 'lower', 'from-lower'), 'lower\n');
+    await helper.mount('overlay', join(base, 'merged'), 'overlay', 0, 'lowerdir=lower,upperdir=upper,workdir=work', base);
+    assert.equal(readFileSync(join(base, 'merged', 'from-lower'), 'utf8'), 'lower\n');
+    writeFileSync(join(base, 'merged', 'written'), 'upper\n');
+    assert.equal(readFileSync(join(base, 'upper', 'written'), 'utf8'), 'upper\n');
+    await helper.umount(join(base, 'merged'), MNT_DETACH);
+    assert.equal(mountPoints().has(join(base, 'merged')), false);
+  });
+
+  it('refuses options longer than the page mount(2) copies, instead of letting the kernel cut them', async () => {
+    const target = join(dir, 'long');
+    mkdirSync(target);
+    const options = `lowerdir=${'x'.repeat(MAX_MOUNT_DATA)}`;
+    await assert.rejects(helper.mount('overlay', target, 'overlay', 0, options, dir), (err: unknown) => err instanceof MountCallError && /exceed the one page/.test(err.message));
+    assert.equal(mountPoints().has(target), false);
+  });
+
+  it('answers a refused call with its errno and the path, and keeps serving after it', async () => {
+    const missing = join(dir, 'no-such-dir');
+    await assert.rejects(helper.mount('shm', missing, 'tmpfs', 0, ''), (err: unknown) => err instanceof MountCallError && err.errno === 2 && err.message.includes(missing));
+    await assert.rejects(helper.umount(join(dir), 0), (err: unknown) => err instanceof MountCallError && err.errno === 22);
+    const target = join(dir, 'after-errors');
+    mkdirSync(target);
+    await helper.mount(dir, target, '', MS.BIND, '');
+    assert.equal(mountPoints().has(target), true);
+    await helper.umount(target, 0);
+  });
+
+  it('answers calls sent at once, each with its own result, in order', async () => {
+    const targets = Array.from({ length: 20 }, (_, i) => join(dir, `many-${i}`));
+    for (const t of targets) mkdirSync(t);
+    const results = await Promise.allSettled(targets.map((t, i) => (i % 5 === 4 ? helper.umount(t, 0) : helper.mount('tmpfs', t, 'tmpfs', 0, 'size=1m'))));
+    results.forEach((r, i) => assert.equal(r.status, i % 5 === 4 ? 'rejected' : 'fulfilled', `call ${i}`));
+    for (const [i, t] of targets.entries()) if (i % 5 !== 4) await helper.umount(t, 0);
+    assert.deepEqual(targets.filter((t) => mountPoints().has(t)), []);
+  });
+});
