@@ -11,7 +11,7 @@ CNI_CONF_DIR ?= /etc/cni/net.d
 SYSTEMD_DIR ?= /etc/systemd/system
 
 # What the daemon needs on a node, and what the tests add (a registry, static binaries for images).
-RUNTIME_PACKAGES := runc crun conmon containernetworking-plugins catatonit iptables iproute2 util-linux procps attr zstd gcc libc6-dev
+RUNTIME_PACKAGES := runc crun conmon criu containernetworking-plugins catatonit iptables iproute2 util-linux procps attr zstd gcc libc6-dev
 TEST_PACKAGES    := docker-registry busybox-static socat openssl curl \
                     golang-go golang-github-docker-spdystream-dev golang-github-gorilla-websocket-dev
 
