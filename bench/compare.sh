@@ -13,6 +13,8 @@
 #   PULL_IMAGE  optional: a large image to time a cold pull of (removed first)
 #   ROUNDS      lifecycle rounds (default 20)
 #   CONTAINERS  running containers for the memory figures (default 50)
+#   MEMORY_LAYOUT  pod-per-container (default) or one-pod
+#   SETTLE_SECONDS wait after the removals before the last memory figures (default 12)
 #   DAEMON_PID  the runtime daemon's PID, for its RSS and PSS (optional)
 #   HELPER      executable name of the per-container helpers to add to PSS (conmon,
 #               containerd-shim-runc-v2, ...; optional). Processes are only read, never signalled.
@@ -132,9 +134,19 @@ for i in $(seq "$ROUNDS"); do
 done
 metric runp_p50 "$(p50 <"$work/runp")" ms
 
-# Memory with CONTAINERS running containers, then after they are all gone.
+# Memory with CONTAINERS running containers, then after they are all gone. A pod each, as
+# kubelet lays out most nodes (MEMORY_LAYOUT=one-pod puts them all in one pod): a runtime
+# with a helper per pod and one with a helper per container then pay alike.
+memory_pods=()
 for i in $(seq "$CONTAINERS"); do
-	id=$(crictl_ create "$pod" <(sed "s/\"sleeper\"/\"sleeper-$i\"/" "$ctr") "$work/pod-life.json")
+	if [ "${MEMORY_LAYOUT:-pod-per-container}" = one-pod ]; then
+		[ "$i" -gt 1 ] || { memory_pods+=("$(runp "$(pod_config mem)")"); pods+=("${memory_pods[0]}"); }
+		p=${memory_pods[0]}; pconf="$work/pod-mem.json"
+	else
+		p=$(runp "$(pod_config "mem$i")"); pconf="$work/pod-mem$i.json"
+		memory_pods+=("$p"); pods+=("$p")
+	fi
+	id=$(crictl_ create "$p" <(sed "s/\"sleeper\"/\"sleeper-$i\"/" "$ctr") "$pconf")
 	crictl_ start "$id" >/dev/null
 done
 for _ in $(seq 10); do
@@ -144,8 +156,11 @@ for _ in $(seq 10); do
 done
 metric ps_at_${CONTAINERS}_p50 "$(p50 <"$work/ps")" ms
 memory_figures "at_${CONTAINERS}"
-crictl_ stopp "$pod" >/dev/null
-crictl_ rmp "$pod" >/dev/null
+for p in "${memory_pods[@]}"; do
+	crictl_ stopp "$p" >/dev/null
+	crictl_ rmp "$p" >/dev/null
+done
 pods=()
-sleep 2
+# Long enough for a garbage-collected daemon to collect what the load left behind.
+sleep "${SETTLE_SECONDS:-12}"
 memory_figures after_removal
