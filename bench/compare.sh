@@ -123,6 +123,9 @@ done
 metric create_start_p50 "$(p50 <"$work/create_start")" ms
 metric exec_sync_p50 "$(p50 <"$work/exec")" ms
 metric stop_remove_p50 "$(p50 <"$work/stop_rm")" ms
+crictl_ stopp "$pod" >/dev/null
+crictl_ rmp "$pod" >/dev/null
+pods=()
 
 : >"$work/runp"
 for i in $(seq "$ROUNDS"); do
