@@ -30,8 +30,7 @@ export class KeptCgroupFiles implements CgroupFiles {
   }
 
   read(path: string, file: string): string | undefined {
-    let files = this.open.get(path);
-    let fd = files?.get(file);
+    let fd = this.open.get(path)?.get(file);
     if (fd === null) return undefined;
     if (fd === undefined) {
       const abs = this.files.filePath(path, file);
@@ -44,7 +43,7 @@ export class KeptCgroupFiles implements CgroupFiles {
         return undefined;
       }
       if (this.count >= MAX_KEPT) this.closeAll();
-      files = this.remember(path, file, fd);
+      this.remember(path, file, fd);
     }
     try {
       const n = readSync(fd, this.buffer, 0, READ_BUFFER_BYTES, 0);
@@ -57,7 +56,7 @@ export class KeptCgroupFiles implements CgroupFiles {
     }
   }
 
-  private remember(path: string, file: string, fd: number | null): Map<string, number | null> {
+  private remember(path: string, file: string, fd: number | null): void {
     let files = this.open.get(path);
     if (!files) {
       files = new Map();
@@ -65,7 +64,6 @@ export class KeptCgroupFiles implements CgroupFiles {
     }
     files.set(file, fd);
     if (fd !== null) this.count++;
-    return files;
   }
 
   private close(path: string): void {
