@@ -7,8 +7,7 @@
 import { ContainerFixture } from '../test/helpers/container-fixture.js';
 import { TestDaemon } from '../test/helpers/daemon.js';
 import { watchRss } from '../test/helpers/leaks.js';
-import { buildImage } from '../test/helpers/oci-image.js';
-import { StreamRegistry, bigLayerStream, describeLayer, endlessManifest } from '../test/helpers/stream-registry.js';
+import { StreamRegistry, endlessManifest } from '../test/helpers/stream-registry.js';
 import { metric } from './report.js';
 
 const MiB = 1024 * 1024;
@@ -20,12 +19,7 @@ async function pulls(): Promise<void> {
   const registry = await StreamRegistry.start();
   const daemon = await TestDaemon.start({ logLevel: 'warn' });
   try {
-    const stream = bigLayerStream(LAYER_BYTES);
-    const layer = await describeLayer(stream);
-    const image = buildImage([{ ...layer, data: Buffer.alloc(0) }], { config: { Cmd: ['true'] } });
-    registry.blob('big/layer', layer.digest, stream);
-    registry.blob('big/layer', image.config.digest, image.config.data);
-    registry.manifest('big/layer', 'v1', OCI_MANIFEST, image.manifest.data);
+    const layer = await registry.bigLayerImage('big/layer', 'v1', LAYER_BYTES);
     const started = Date.now();
     const big = await watchRss(daemon.pid, () => daemon.client.image('PullImage', { image: { image: `${registry.host}/big/layer:v1` } }));
     const seconds = (Date.now() - started) / 1000;

@@ -4,16 +4,15 @@
  * same run; Stop+Remove; ListContainers and ContainerStatus with 100 running containers; and
  * the memory of the daemon plus every conmon at 0, 50 and 100 running containers.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerFixture } from '../test/helpers/container-fixture.js';
 import { TestDaemon, makeTestDirs, removeTestDirs } from '../test/helpers/daemon.js';
 import { StateStore } from '../lib/state/index.js';
 import type { ContainerRecord } from '../lib/container/index.js';
-import { makeBusyboxRootfs } from '../test/helpers/busybox-bundle.js';
 import type { OciSpec } from '../lib/oci/index.js';
 import { compare, metric, percentile, pssKiB, timeMs } from './report.js';
+import { RuncCreateStartFloor } from './runc-floor.js';
 
 const N = 30;
 const RUNNING = 100;
@@ -22,14 +21,6 @@ const RECORDS = 900;
 const RECORD_PODS = 300;
 
 /** runc itself; its stdio goes to the container (`runc create` without a terminal hands it over), so none is kept here. */
-function runc(root: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/sbin/runc', [`--root=${root}`, ...args], { stdio: 'ignore' });
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`runc ${args.join(' ')} exited ${code}`))));
-  });
-}
-
 /** PIDs of the conmon processes monitoring this daemon's containers (their exit dir is under its state dir). */
 function conmonPids(stateDir: string): number[] {
   const out: number[] = [];
@@ -93,8 +84,6 @@ export async function run(): Promise<void> {
   await listAtScale();
   const fx = await ContainerFixture.start({ bench: { Cmd: ['sleep', '100000'] } });
   const floorDir = join(fx.dirs.base, 'floor');
-  const floorRoot = join(floorDir, 'runc');
-  mkdirSync(floorDir, { recursive: true });
   try {
     const pod = await fx.runPod();
     const mem0 = memoryMiB(fx.daemon.pid, fx.dirs.state);
@@ -114,22 +103,9 @@ export async function run(): Promise<void> {
     }
 
     // The floor: the daemon's own spec for this container, on a plain directory rootfs.
-    const rootfs = makeBusyboxRootfs(floorDir);
+    const floor = new RuncCreateStartFloor(floorDir, template!, fx.cgroupRoot);
     const floorSamples: number[] = [];
-    for (let i = 0; i < N; i++) {
-      const bundle = join(floorDir, `b${i}`);
-      mkdirSync(bundle);
-      const spec: OciSpec = { ...template!, root: { path: rootfs, readonly: false }, linux: { ...template!.linux, cgroupsPath: `${fx.cgroupRoot}/floor/f${i}` } };
-      writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
-      const [ms] = await timeMs(async () => {
-        await runc(floorRoot, ['create', '--bundle', bundle, `floor${i}`]);
-        await runc(floorRoot, ['start', `floor${i}`]);
-      });
-      floorSamples.push(ms);
-      await runc(floorRoot, ['kill', `floor${i}`, 'KILL']);
-      await new Promise((r) => setTimeout(r, 20));
-      await runc(floorRoot, ['delete', '--force', `floor${i}`]);
-    }
+    for (let i = 0; i < N; i++) floorSamples.push(await floor.sample());
     compare('container_create_start_p50', percentile(startSamples, 50), percentile(floorSamples, 50), 'ms');
     compare('container_create_start_p95', percentile(startSamples, 95), percentile(floorSamples, 95), 'ms');
     metric('container_stop_remove_p50', percentile(stopSamples, 50), 'ms');

@@ -4,35 +4,24 @@
  * daemon's own config.json on a plain busybox rootfs, and one ExecSync of `true` next to one
  * `runc exec` of the same process spec in the same container.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerFixture } from '../test/helpers/container-fixture.js';
-import { makeBusyboxRootfs } from '../test/helpers/busybox-bundle.js';
 import type { OciSpec } from '../lib/oci/index.js';
 import { compare, metric, percentile, timeMs } from './report.js';
+import { RuncCreateStartFloor, runc } from './runc-floor.js';
 
 const CREATE_ROUNDS = 30;
 const EXEC_ROUNDS = 100;
 
-function runc(root: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/sbin/runc', [`--root=${root}`, ...args], { stdio: 'ignore' });
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`runc ${args.join(' ')} exited ${code}`))));
-  });
-}
-
 export async function run(): Promise<void> {
   const fx = await ContainerFixture.start({ bench: { Cmd: ['sleep', '100000'] } });
   const floorDir = join(fx.dirs.base, 'floor');
-  const floorRoot = join(floorDir, 'runc');
-  mkdirSync(floorDir, { recursive: true });
   try {
     const pod = await fx.runPod();
     const first = await fx.run(pod, 'bench', { metadata: { name: 'template' } });
     const template = JSON.parse((await fx.client.runtime('ContainerStatus', { container_id: first, verbose: true })).info!.info!).runtimeSpec as OciSpec;
-    const rootfs = makeBusyboxRootfs(floorDir);
+    const floor = new RuncCreateStartFloor(floorDir, template, fx.cgroupRoot);
 
     const created: number[] = [];
     const floorCreated: number[] = [];
@@ -41,19 +30,7 @@ export async function run(): Promise<void> {
       created.push(ms);
       await fx.client.runtime('StopContainer', { container_id: id, timeout: 0 });
       await fx.client.runtime('RemoveContainer', { container_id: id });
-
-      const bundle = join(floorDir, `b${i}`);
-      mkdirSync(bundle);
-      const spec: OciSpec = { ...template, root: { path: rootfs, readonly: false }, linux: { ...template.linux, cgroupsPath: `${fx.cgroupRoot}/floor/f${i}` } };
-      writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
-      const [floorMs] = await timeMs(async () => {
-        await runc(floorRoot, ['create', '--bundle', bundle, `floor${i}`]);
-        await runc(floorRoot, ['start', `floor${i}`]);
-      });
-      floorCreated.push(floorMs);
-      await runc(floorRoot, ['kill', `floor${i}`, 'KILL']);
-      await new Promise((r) => setTimeout(r, 20));
-      await runc(floorRoot, ['delete', '--force', `floor${i}`]);
+      floorCreated.push(await floor.sample());
     }
     compare('create_start_p50', percentile(created, 50), percentile(floorCreated, 50), 'ms');
     compare('create_start_p90', percentile(created, 90), percentile(floorCreated, 90), 'ms');

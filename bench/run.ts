@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const HELPERS = new Set(['run', 'report', 'version-client', 'first-answer', 'floor-server']);
+const HELPERS = new Set(['run', 'report', 'version-client', 'first-answer', 'floor-server', 'runc-floor']);
 const available = readdirSync(here)
   .filter((f) => f.endsWith('.js'))
   .map((f) => f.slice(0, -3))

@@ -4,27 +4,19 @@
  * (256 MiB) vs `runc exec` of the same command into /dev/null; port-forward throughput vs a
  * direct TCP connection to the pod's IP (its own bridge network, made by this run).
  */
-import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { ContainerFixture } from '../test/helpers/container-fixture.js';
 import { spdyCommand, spdyConnect } from '../test/helpers/streaming-client.js';
 import type { SpdySession } from '../lib/streaming/spdy/index.js';
 import { compare, percentile, timeMs } from './report.js';
+import { runc } from './runc-floor.js';
 
 const ROUND_TRIPS = 40;
 const EXEC_BYTES = 256 * 1024 * 1024;
 const FORWARD_BYTES = 128 * 1024 * 1024;
 const RUNS = 3;
 const MIB = 1024 * 1024;
-
-function runc(root: string, args: string[], stdout: 'ignore' | number = 'ignore'): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/sbin/runc', [`--root=${root}`, ...args], { stdio: ['ignore', stdout, 'ignore'] });
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`runc ${args.join(' ')} exited ${code}`))));
-  });
-}
 
 /** Reads an exec's stdout to its end over SPDY, counting bytes without keeping them. */
 async function execCount(url: string): Promise<number> {

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants, createGunzip, createGzip } from 'node:zlib';
-import type { LayerBlob } from './oci-image.js';
+import { buildImage, type LayerBlob } from './oci-image.js';
 import { headerBlock } from './tar-writer.js';
 
 type Body = Buffer | (() => Readable);
@@ -41,6 +41,20 @@ export class StreamRegistry {
 
   blob(repo: string, digest: string, body: Body, mediaType = 'application/octet-stream'): void {
     this.blobs.set(`${repo}/${digest}`, { mediaType, body });
+  }
+
+  /**
+   * Serves `repo:tag` as an image of one generated layer of `bytes` uncompressed bytes (see
+   * bigLayerStream); returns that layer's digest, size and diff ID.
+   */
+  async bigLayerImage(repo: string, tag: string, bytes: number): Promise<Omit<LayerBlob, 'data'>> {
+    const stream = bigLayerStream(bytes);
+    const layer = await describeLayer(stream);
+    const image = buildImage([{ ...layer, data: Buffer.alloc(0) }], { config: { Cmd: ['true'] } });
+    this.blob(repo, layer.digest, stream);
+    this.blob(repo, image.config.digest, image.config.data);
+    this.manifest(repo, tag, 'application/vnd.oci.image.manifest.v1+json', image.manifest.data);
+    return layer;
   }
 
   private serve(method: string, url: string, res: ServerResponse): void {

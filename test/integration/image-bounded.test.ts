@@ -13,8 +13,8 @@ import * as grpc from '@grpc/grpc-js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { expectCode } from '../helpers/cri-client.js';
 import { watchRss } from '../helpers/leaks.js';
-import { buildImage, sha256 } from '../helpers/oci-image.js';
-import { StreamRegistry, bigLayerStream, describeLayer, endlessManifest } from '../helpers/stream-registry.js';
+import { sha256 } from '../helpers/oci-image.js';
+import { StreamRegistry, endlessManifest } from '../helpers/stream-registry.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES } from '../../lib/image/manifest.js';
 
 const MiB = 1024 * 1024;
@@ -32,12 +32,7 @@ before(async () => {
   registry = await StreamRegistry.start();
   daemon = await TestDaemon.start({ logLevel: 'warn' });
   // The pull path's code and buffers once, so the first measured pull is not charged for them.
-  const small = bigLayerStream(1024 * 1024);
-  const layer = await describeLayer(small);
-  const image = buildImage([{ ...layer, data: Buffer.alloc(0) }], { config: { Cmd: ['true'] } });
-  registry.blob('warm/up', layer.digest, small);
-  registry.blob('warm/up', image.config.digest, image.config.data);
-  registry.manifest('warm/up', 'v1', OCI_MANIFEST, image.manifest.data);
+  await registry.bigLayerImage('warm/up', 'v1', 1024 * 1024);
   await daemon.client.image('PullImage', { image: { image: `${registry.host}/warm/up:v1` } });
 });
 
@@ -75,12 +70,7 @@ test(`an image config that never ends is refused at ${MAX_CONFIG_BYTES / MiB} Mi
 });
 
 test(`a ${LAYER_BYTES / MiB} MiB layer is streamed to disk: the daemon's RSS grows less than ${LAYER_CEILING / MiB} MiB`, async (t) => {
-  const stream = bigLayerStream(LAYER_BYTES);
-  const layer = await describeLayer(stream);
-  const image = buildImage([{ ...layer, data: Buffer.alloc(0) }], { config: { Cmd: ['true'] } });
-  registry.blob('big/layer', layer.digest, stream);
-  registry.blob('big/layer', image.config.digest, image.config.data);
-  registry.manifest('big/layer', 'v1', OCI_MANIFEST, image.manifest.data);
+  const layer = await registry.bigLayerImage('big/layer', 'v1', LAYER_BYTES);
   const started = Date.now();
   const { baseline, peak } = await watchRss(daemon.pid, () => daemon.client.image('PullImage', { image: { image: `${registry.host}/big/layer:v1` } }));
   t.diagnostic(`${mib(layer.size)} pulled in ${Date.now() - started} ms; daemon RSS ${mib(baseline)} before, peak ${mib(peak)} (+${mib(peak - baseline)})`);

@@ -3,22 +3,20 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { TestDaemon, makeTestDirs } from '../helpers/daemon.js';
+import type { TestDaemon } from '../helpers/daemon.js';
+import { destroyDaemonOnTestNetwork, startDaemonOnTestNetwork } from '../helpers/networked-daemon.js';
 import { expectCode } from '../helpers/cri-client.js';
-import { allocatedIps, removeTestNetwork, writeTestNetwork, type TestNetwork } from '../helpers/cni.js';
+import { allocatedIps, type TestNetwork } from '../helpers/cni.js';
 
 let daemon: TestDaemon;
 let net: TestNetwork;
 
 before(async () => {
-  const dirs = makeTestDirs();
-  net = writeTestNetwork({ confDir: dirs.cniConf, stateDir: dirs.base });
-  daemon = await TestDaemon.start({ dirs });
+  ({ daemon, net } = await startDaemonOnTestNetwork());
 });
 
 after(async () => {
-  await daemon?.destroy();
-  if (net) removeTestNetwork(net);
+  await destroyDaemonOnTestNetwork(daemon, net);
 });
 
 /**

@@ -5,10 +5,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
-import { TestDaemon, makeTestDirs } from '../helpers/daemon.js';
+import type { TestDaemon } from '../helpers/daemon.js';
+import { destroyDaemonOnTestNetwork, startDaemonOnTestNetwork } from '../helpers/networked-daemon.js';
 import { expectCode } from '../helpers/cri-client.js';
 import { mountsBelow } from '../helpers/system.js';
-import { allocatedIps, inNetns, removeTestNetwork, vethsOn, writeTestNetwork, type TestNetwork } from '../helpers/cni.js';
+import { allocatedIps, inNetns, vethsOn, type TestNetwork } from '../helpers/cni.js';
 import type { PodSandboxConfig } from '../../lib/generated/runtime/v1/PodSandboxConfig.js';
 
 let daemon: TestDaemon;
@@ -43,14 +44,11 @@ async function removePod(id: string): Promise<void> {
 }
 
 before(async () => {
-  const dirs = makeTestDirs();
-  net = writeTestNetwork({ confDir: dirs.cniConf, stateDir: dirs.base });
-  daemon = await TestDaemon.start({ dirs });
+  ({ daemon, net } = await startDaemonOnTestNetwork());
 });
 
 after(async () => {
-  await daemon?.destroy();
-  if (net) removeTestNetwork(net);
+  await destroyDaemonOnTestNetwork(daemon, net);
   for (const h of ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'systemd']) {
     spawnSync('find', [`/sys/fs/cgroup/${h}${cgroupRoot}`, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';'], { stdio: 'ignore' });
   }

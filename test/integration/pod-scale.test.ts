@@ -1,23 +1,21 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import { TestDaemon, makeTestDirs } from '../helpers/daemon.js';
+import type { TestDaemon } from '../helpers/daemon.js';
+import { destroyDaemonOnTestNetwork, startDaemonOnTestNetwork } from '../helpers/networked-daemon.js';
 import { mountsBelow } from '../helpers/system.js';
-import { allocatedIps, removeTestNetwork, vethsOn, writeTestNetwork, type TestNetwork } from '../helpers/cni.js';
+import { allocatedIps, vethsOn, type TestNetwork } from '../helpers/cni.js';
 
 const PODS = 50;
 let daemon: TestDaemon;
 let net: TestNetwork;
 
 before(async () => {
-  const dirs = makeTestDirs();
-  net = writeTestNetwork({ confDir: dirs.cniConf, stateDir: dirs.base });
-  daemon = await TestDaemon.start({ dirs });
+  ({ daemon, net } = await startDaemonOnTestNetwork());
 });
 
 after(async () => {
-  await daemon?.destroy();
-  if (net) removeTestNetwork(net);
+  await destroyDaemonOnTestNetwork(daemon, net);
 });
 
 it(`runs, stops and removes ${PODS} pods concurrently without leaking anything`, { timeout: 110_000 }, async () => {

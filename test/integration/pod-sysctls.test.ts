@@ -4,9 +4,10 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
-import { TestDaemon, makeTestDirs } from '../helpers/daemon.js';
+import type { TestDaemon } from '../helpers/daemon.js';
+import { destroyDaemonOnTestNetwork, startDaemonOnTestNetwork } from '../helpers/networked-daemon.js';
 import { expectCode } from '../helpers/cri-client.js';
-import { allocatedIps, removeTestNetwork, writeTestNetwork, type TestNetwork } from '../helpers/cni.js';
+import { allocatedIps, type TestNetwork } from '../helpers/cni.js';
 import type { PodSandboxConfig } from '../../lib/generated/runtime/v1/PodSandboxConfig.js';
 
 let daemon: TestDaemon;
@@ -24,14 +25,11 @@ function readSysctl(path: string, enter: string[] = []): string {
 }
 
 before(async () => {
-  const dirs = makeTestDirs();
-  net = writeTestNetwork({ confDir: dirs.cniConf, stateDir: dirs.base });
-  daemon = await TestDaemon.start({ dirs });
+  ({ daemon, net } = await startDaemonOnTestNetwork());
 });
 
 after(async () => {
-  await daemon?.destroy();
-  if (net) removeTestNetwork(net);
+  await destroyDaemonOnTestNetwork(daemon, net);
 });
 
 describe('pod sysctls: only the pod\'s own namespaced files, never the node\'s', () => {
