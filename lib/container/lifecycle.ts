@@ -46,6 +46,11 @@ export interface ContainerLifecycleDeps {
   runtimes: ContainerRuntimes;
   events?: ContainerEventSink;
   metrics?: { containerOomKilled(): void };
+  /**
+   * After a removed container's image volumes are unmounted, with their images' IDs: layers
+   * kept only for those volumes (their image was removed meanwhile) can be collected now.
+   */
+  imageVolumesReleased?: (imageIds: readonly string[]) => Promise<void>;
 }
 
 export interface ContainerFilter {
@@ -278,7 +283,10 @@ export class ContainerLifecycle {
       this.publish('CONTAINER_DELETED_EVENT', c, nowNanos());
       removed = true;
     });
-    if (removed) log.child({ container: c.id }).info('container removed');
+    if (!removed) return;
+    log.child({ container: c.id }).info('container removed');
+    const volumeImages = (c.imageVolumes ?? []).map((v) => v.imageId);
+    if (volumeImages.length > 0) await this.deps.imageVolumesReleased?.(volumeImages);
   }
 
   /**

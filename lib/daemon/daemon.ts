@@ -63,7 +63,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     const oomRestriction = detectOomScoreRestriction(config.runtime.restrict_oom_score_adj);
     // In dependency order: a pod's stop and removal take its containers along, and a
     // container's creation reads its pod.
-    const containers = new ContainerLifecycle({ config, paths, store, log: log.child({ module: 'container' }), storage, oomRestriction, runtimes: runtimeHandlers, events, metrics });
+    const containers = new ContainerLifecycle({
+      config, paths, store, log: log.child({ module: 'container' }), storage, oomRestriction, runtimes: runtimeHandlers, events, metrics,
+      imageVolumesReleased: (imageIds) => images.imageVolumesReleased(imageIds),
+    });
     const images = new ImageService({ config, state: store, storage, log: log.child({ module: 'image' }), metrics });
     const pods = new SandboxService({ config, paths, store, log, network, cgroups: new CgroupManager(hostCgroupLayout()), runtimeHandlers, containers, images, storage });
     const containerCreator = containers.creator({ pods, images });

@@ -213,6 +213,11 @@ export class ImageService {
     return this.deps.storage.usage();
   }
 
+  /** Image volumes of these images were released: the layers of any image removed while they were mounted go now. */
+  async imageVolumesReleased(imageIds: readonly string[]): Promise<void> {
+    if (imageIds.some((id) => !this.status(id))) await this.gc();
+  }
+
   /** Deletes layers and blobs that no image, container root filesystem or running pull holds. */
   gc(): Promise<void> {
     this.gcRunning = this.gcRunning.then(() => this.collect(), () => this.collect());

@@ -1,5 +1,4 @@
 import type { Image } from '../../generated/runtime/v1/Image.js';
-import type { ContainerRecord } from '../../container/index.js';
 import type { ImageRecord, ImageService } from '../../image/index.js';
 
 /** A record as CRI's Image: USER split into a numeric uid or a user name, as kubelet reads it. */
@@ -18,11 +17,3 @@ export function toCriImage(record: ImageRecord, images: ImageService): Image {
   };
 }
 
-/**
- * After containers are removed: the layers of image volumes whose image was removed while
- * they were mounted are kept for them only, so they are collected now rather than at the
- * next removal of an image.
- */
-export async function collectOrphanedVolumeLayers(removed: readonly ContainerRecord[], images: ImageService): Promise<void> {
-  if (removed.some((c) => c.imageVolumes?.some((v) => !images.status(v.imageId)))) await images.gc();
-}
