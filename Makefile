@@ -88,7 +88,7 @@ install: build default-network
 	@if [ ! -e $(CONFIG_DIR)/runcri.toml ]; then \
 	  { echo "# runcri configuration. Every setting below is the built-in default;"; \
 	    echo "# uncomment and change what you need. 'runcri config' prints the effective one."; \
-	    node dist/lib/cli/main.js config --config /dev/null | sed -e 's/^\([^[]\)/# \1/' -e 's/^\[/# [/'; } > $(CONFIG_DIR)/runcri.toml; \
+	    ./bin/runcri config --config /dev/null | sed -e 's/^\([^[]\)/# \1/' -e 's/^\[/# [/'; } > $(CONFIG_DIR)/runcri.toml; \
 	  echo "wrote $(CONFIG_DIR)/runcri.toml"; \
 	fi
 	mkdir -p $(SYSTEMD_DIR)

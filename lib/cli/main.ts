@@ -107,5 +107,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2));
-if (code >= 0) process.exitCode = code;
+// No top-level await: the daemon also ships as one CommonJS bundle (see build/bundle.mjs).
+void main(process.argv.slice(2)).then((code) => {
+  if (code >= 0) process.exitCode = code;
+});

@@ -8,7 +8,8 @@ import { unmountBelow } from './system.js';
 import { DAEMON_NODE_FLAGS } from '../../lib/cli/node-flags.js';
 
 const REPO_DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DAEMON_MAIN = join(REPO_DIST, 'lib', 'cli', 'main.js');
+/** The program bin/runcri runs: the bundled daemon, started from its code cache. */
+export const DAEMON_MAIN = join(REPO_DIST, 'bundle', 'boot.cjs');
 
 export interface DaemonOptions {
   /** Extra TOML appended to the generated config file. */

@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { parse as parseToml } from 'smol-toml';
 import { DAEMON_MAIN } from '../helpers/daemon.js';
 import { CONFIG_FLAGS } from '../../lib/cli/flags.js';
+import { DAEMON_NODE_FLAGS } from '../../lib/cli/node-flags.js';
 
 function runcri(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [DAEMON_MAIN, ...args], { encoding: 'utf8' });
@@ -43,4 +44,17 @@ test('an unknown flag or command is refused with exit code 2', () => {
   const badInt = runcri('config', '--config', '/dev/null', '--streaming-port', 'eighty');
   assert.equal(badInt.code, 2);
   assert.match(badInt.stderr, /--streaming-port: expected an integer/);
+});
+
+test('the shipped program starts from its code cache under the daemon flags, and without it under others', () => {
+  const withFlags = spawnSync(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_MAIN, 'version'], { encoding: 'utf8', env: { ...process.env, RUNCRI_BOOT_TRACE: '1' } });
+  assert.equal(withFlags.status, 0);
+  assert.match(withFlags.stdout, /^runcri \d+\.\d+\.\d+/);
+  assert.match(withFlags.stderr, /code cache accepted/);
+
+  // V8 refuses a cache made under other flags; the program compiles from source and still works.
+  const otherFlags = spawnSync(process.execPath, ['--max-semi-space-size=4', DAEMON_MAIN, 'version'], { encoding: 'utf8', env: { ...process.env, RUNCRI_BOOT_TRACE: '1' } });
+  assert.equal(otherFlags.status, 0);
+  assert.match(otherFlags.stdout, /^runcri \d+\.\d+\.\d+/);
+  assert.match(otherFlags.stderr, /code cache rejected/);
 });
