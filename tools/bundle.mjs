@@ -2,7 +2,8 @@
 /**
  * The program as shipped, made from tsc's output in dist/lib (npm run build runs this after tsc):
  *
- *   dist/bundle/runcri.cjs        the whole daemon in one CommonJS file (the two native addons stay in node_modules)
+ *   dist/bundle/runcri.cjs        the whole daemon as one CommonJS module, written inside Node's module
+ *                                 wrapper function (the two native addons stay in node_modules)
  *   dist/bundle/runcri.cjs.cache  V8's code cache of it, made by running it once with the daemon's V8 flags
  *   dist/bundle/boot.cjs          the entry bin/runcri runs: the bundle, from that cache
  *   dist/bundle/unpack-worker.js  the layer unpacker's worker thread, loaded beside the bundle
@@ -46,7 +47,9 @@ await build({
   legalComments: 'external',
   sourcemap: 'linked',
   define: { 'import.meta.url': '__runcriBundleUrl' },
-  banner: { js: 'const __runcriBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  // Wrapped here, not at load time: the loader compiles the file as it is, with no second copy.
+  banner: { js: '(function (exports, require, module, __filename, __dirname) {"use strict";\nconst __runcriBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  footer: { js: '})' },
 });
 await build({ ...common, entryPoints: [join(dist, 'lib', 'cli', 'boot.js')], outfile: join(out, 'boot.cjs'), format: 'cjs' });
 await build({ ...common, entryPoints: [join(dist, 'lib', 'storage', 'unpack-worker.js')], outfile: join(out, 'unpack-worker.js'), format: 'esm' });

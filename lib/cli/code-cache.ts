@@ -1,4 +1,3 @@
-import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
@@ -35,19 +34,27 @@ function readCache(path: string, digest: string): Buffer | 'absent' | 'mismatch'
   return file.subarray(DIGEST_LENGTH + 1);
 }
 
+/** Beyond ASCII: such a source read as latin1 must be decoded again as UTF-8. */
+const NON_ASCII = /[^\0-\x7f]/;
+
 /**
- * Runs a CommonJS bundle the way Node's own loader would (a module wrapper, its own `require`
- * and `module`), compiled with V8's code cache from `cachePath` when there is one for it.
- * A cache that does not fit costs the time of compiling from source, never correctness.
+ * Runs a bundle written as Node's module wrapper (`(function (exports, require, module,
+ * __filename, __dirname) { ... })`, see tools/bundle.mjs) with its own `require` and `module`,
+ * compiled with V8's code cache from `cachePath` when there is one for it. A cache that does not
+ * fit costs the time of compiling from source, never correctness.
+ *
+ * The source is read straight into a string and compiled as it is: no buffer, no wrapped copy
+ * is left for the garbage collector, which an idle daemon may not run for a long while.
  */
 export function runBundle(bundlePath: string, cachePath: string): LoadedBundle {
-  const bytes = readFileSync(bundlePath);
-  const digest = createHash('sha256').update(bytes).digest('hex');
-  // An all-ASCII source becomes a one-byte string: half the memory and no UTF-8 decoding.
-  const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
+  const raw = readFileSync(bundlePath, 'latin1');
+  // latin1 maps each byte to one character, so this is the digest of the file's bytes.
+  const digest = createHash('sha256').update(raw, 'latin1').digest('hex');
+  // An all-ASCII source (what the build makes) stays a one-byte string: half the memory.
+  const source = NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
   const cache = readCache(cachePath, digest);
   const cachedData = typeof cache === 'string' ? undefined : cache;
-  const script = new Script(Module.wrap(source), { filename: bundlePath, cachedData });
+  const script = new Script(source, { filename: bundlePath, cachedData });
   const outcome: CodeCacheOutcome = cache === 'absent' ? 'absent' : cache === 'mismatch' || script.cachedDataRejected ? 'rejected' : 'accepted';
 
   const module = new Module(bundlePath);

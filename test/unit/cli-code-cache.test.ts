@@ -14,12 +14,13 @@ interface Seen {
   joined: string;
   exportsIsModuleExports: boolean;
   runs: number;
+  marker: string;
 }
 const seen = globalThis as unknown as { __codeCacheTest?: Seen };
 
-/** A bundle that records what Node's module wrapper gave it. */
+/** A bundle, written inside the module wrapper, that records what the loader gave it. */
 function bundleSource(marker: string): string {
-  return `
+  return `(function (exports, require, module, __filename, __dirname) {
     const previous = globalThis.__codeCacheTest;
     function helper(a, b) { return require('node:path').join(a, b); }
     module.exports.marker = ${JSON.stringify(marker)};
@@ -29,8 +30,9 @@ function bundleSource(marker: string): string {
       joined: helper('a', 'b'),
       exportsIsModuleExports: exports === module.exports,
       runs: (previous ? previous.runs : 0) + 1,
+      marker: module.exports.marker,
     };
-  `;
+  })`;
 }
 
 function fixture(): { dir: string; bundle: string; cache: string } {
@@ -46,7 +48,7 @@ test('a bundle runs with its own module wrapper: __filename, __dirname, require,
   delete seen.__codeCacheTest;
   const { outcome } = runBundle(bundle, cache);
   assert.equal(outcome, 'absent');
-  assert.deepEqual(seen.__codeCacheTest, { filename: bundle, dirname: dir, joined: join('a', 'b'), exportsIsModuleExports: true, runs: 1 });
+  assert.deepEqual(seen.__codeCacheTest, { filename: bundle, dirname: dir, joined: join('a', 'b'), exportsIsModuleExports: true, runs: 1, marker: 'one' });
 });
 
 test('a cache written after a run is taken by the next run, which still runs the bundle', () => {
@@ -78,4 +80,14 @@ test('a damaged cache is refused, never run', () => {
   const runsBefore = seen.__codeCacheTest?.runs ?? 0;
   assert.equal(runBundle(bundle, cache).outcome, 'rejected');
   assert.equal(seen.__codeCacheTest!.runs, runsBefore + 1);
+});
+
+test('a bundle with characters beyond ASCII is read as UTF-8', () => {
+  const { bundle, cache } = fixture();
+  writeFileSync(bundle, bundleSource('caf\u00e9 \u2713'));
+  const loaded = runBundle(bundle, cache);
+  assert.equal(loaded.outcome, 'absent');
+  assert.equal(seen.__codeCacheTest!.marker, 'caf\u00e9 \u2713');
+  writeCodeCache(loaded, cache);
+  assert.equal(runBundle(bundle, cache).outcome, 'accepted');
 });
