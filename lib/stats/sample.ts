@@ -22,7 +22,7 @@ export interface PodSample {
   containers: ContainerSample[];
 }
 
-/** How long a writable layer's measurement is reused before a new walk. */
+/** How old a writable layer's measurement grows before it is queued for a background re-walk (see DiskUsageCache). */
 const WRITABLE_LAYER_TTL_MS = 2000;
 
 /**
