@@ -112,7 +112,7 @@ export class StatsService {
 
   async podMetrics(): Promise<PodSandboxMetrics[]> {
     const pods = this.deps.pods.list().filter((p) => p.state === 'SANDBOX_READY');
-    const samples = await this.sampler.pods(pods, this.containersOf());
+    const samples = await this.sampler.pods(pods, this.containersOf(), 'all');
     return samples.map((s) => podSandboxMetrics(s, this.groups));
   }
 }
