@@ -1,21 +1,31 @@
 /**
- * ListContainerStats, encoded by hand. kubelet asks for every container's stats every few
+ * ListContainerStats and ListPodSandboxStats, encoded by hand. kubelet asks for every container's stats every few
  * seconds; building the generic message objects (every counter a decimal string in a wrapper
  * object, turned back into a Long by the encoder) cost more than reading the cgroups. Here the
- * samples are written straight to protobuf bytes, and each container's attributes (ID,
+ * samples are written straight to protobuf bytes, and each container's and pod's attributes (ID,
  * metadata, labels, annotations: fixed for its life) are encoded once, by the generic encoder,
- * and spliced in. The bytes are those the generic encoder gives for the message
- * lib/stats/wire.ts builds from the same sample; test/unit/stats-encoding.test.ts holds them
+ * and spliced in. The bytes are those the generic encoder gives for the messages
+ * lib/stats/wire.ts builds from the same samples; test/unit/stats-encoding.test.ts holds them
  * to that. Field numbers are protos/runtime/v1/api.proto's.
  */
-import type { ContainerSample } from '../stats/index.js';
+import type { ContainerSample, PodSample } from '../stats/index.js';
 import type { CgroupStats, Psi, PsiData } from '../stats/cgroup-stats.js';
 import { loadCriProto } from './proto.js';
 import { ProtoWriter } from './proto-writer.js';
 
+type InterfaceCounters = NonNullable<PodSample['network']>['interfaces'][number];
+
 const enum F {
-  // ListContainerStatsResponse
+  // ListContainerStatsResponse, ListPodSandboxStatsResponse
   stats = 1,
+  // PodSandboxStats
+  podAttributes = 1, linux = 2,
+  // LinuxPodSandboxStats
+  podCpu = 1, podMemory = 2, network = 3, process = 4, containers = 5, podIo = 6,
+  // NetworkUsage, NetworkInterfaceUsage
+  defaultInterface = 2, interfaces = 3, name = 1, rxBytes = 2, rxErrors = 3, txBytes = 4, txErrors = 5,
+  // ProcessUsage
+  processCount = 2,
   // ContainerStats
   attributes = 1, cpu = 2, memory = 3, writableLayer = 4, swap = 5, io = 6,
   // every *Usage message
@@ -62,8 +72,8 @@ function psi(w: ProtoWriter, field: number, p: Psi | undefined): void {
   w.end();
 }
 
-function cpu(w: ProtoWriter, stats: CgroupStats, rate: bigint | undefined, at: bigint): void {
-  w.begin(F.cpu);
+function cpu(w: ProtoWriter, field: number, stats: CgroupStats, rate: bigint | undefined, at: bigint): void {
+  w.begin(field);
   w.uint64(F.timestamp, at);
   u64(w, F.usageCoreNanoSeconds, stats.cpuUsageNs ?? 0n);
   if (rate !== undefined) u64(w, F.usageNanoCores, rate);
@@ -71,9 +81,9 @@ function cpu(w: ProtoWriter, stats: CgroupStats, rate: bigint | undefined, at: b
   w.end();
 }
 
-function memory(w: ProtoWriter, stats: CgroupStats, at: bigint): void {
+function memory(w: ProtoWriter, field: number, stats: CgroupStats, at: bigint): void {
   const m = stats.memory;
-  w.begin(F.memory);
+  w.begin(field);
   w.uint64(F.timestamp, at);
   u64(w, F.workingSetBytes, m?.workingSetBytes ?? 0n);
   if (m?.limitBytes !== undefined) u64(w, F.availableBytes, clampSub(m.limitBytes, m.workingSetBytes));
@@ -87,8 +97,8 @@ function memory(w: ProtoWriter, stats: CgroupStats, at: bigint): void {
 
 function containerStats(w: ProtoWriter, s: ContainerSample, attributes: Buffer): void {
   w.raw(attributes);
-  cpu(w, s.cgroup, s.cpuRate, s.atNs);
-  memory(w, s.cgroup, s.atNs);
+  cpu(w, F.cpu, s.cgroup, s.cpuRate, s.atNs);
+  memory(w, F.memory, s.cgroup, s.atNs);
   if (s.disk) {
     w.begin(F.writableLayer);
     w.uint64(F.timestamp, s.disk.atNs);
@@ -107,12 +117,34 @@ function containerStats(w: ProtoWriter, s: ContainerSample, attributes: Buffer):
     u64(w, F.swapUsageBytes, swap.usageBytes);
     w.end();
   }
-  if (s.cgroup.ioPsi) {
-    w.begin(F.io);
-    w.uint64(F.timestamp, s.atNs);
-    psi(w, F.ioPsi, s.cgroup.ioPsi);
-    w.end();
-  }
+  io(w, F.io, s.cgroup, s.atNs);
+}
+
+function io(w: ProtoWriter, field: number, stats: CgroupStats, at: bigint): void {
+  if (!stats.ioPsi) return;
+  w.begin(field);
+  w.uint64(F.timestamp, at);
+  psi(w, F.ioPsi, stats.ioPsi);
+  w.end();
+}
+
+function networkInterface(w: ProtoWriter, field: number, i: InterfaceCounters): void {
+  w.begin(field);
+  w.string(F.name, i.name);
+  u64(w, F.rxBytes, i.rxBytes);
+  u64(w, F.rxErrors, i.rxErrors);
+  u64(w, F.txBytes, i.txBytes);
+  u64(w, F.txErrors, i.txErrors);
+  w.end();
+}
+
+function network(w: ProtoWriter, n: NonNullable<PodSample['network']>): void {
+  w.begin(F.network);
+  w.uint64(F.timestamp, n.atNs);
+  const byDefault = n.interfaces.find((i) => i.name === 'eth0') ?? n.interfaces[0];
+  if (byDefault) networkInterface(w, F.defaultInterface, byDefault);
+  for (const i of n.interfaces) networkInterface(w, F.interfaces, i);
+  w.end();
 }
 
 /** Skips a length-delimited field's tag (one byte here) and its length varint. */
@@ -122,26 +154,46 @@ function afterFieldHeader(bytes: Buffer): number {
   return at + 1;
 }
 
-/** Past this many remembered attribute encodings per listed container, those not listed are dropped. */
+/** Past this many remembered attribute encodings per listed object, those not listed are dropped. */
 const ATTRIBUTE_CACHE_SLACK = 2;
 
-export class ContainerStatsEncoder {
-  private readonly writer = new ProtoWriter();
-  /** Per container ID: its ContainerStats.attributes field (tag, length and message). */
-  private readonly attributes = new Map<string, Buffer>();
+/** Each object's `attributes` field (tag, length and message) as the generic encoder writes it, kept by ID. */
+class AttributeCache<T extends { id: string }> {
+  private readonly bytes = new Map<string, Buffer>();
 
-  private attributesOf(s: ContainerSample): Buffer {
-    const c = s.container;
-    let bytes = this.attributes.get(c.id);
+  constructor(private readonly encodeAlone: (item: T) => Buffer) {}
+
+  of(item: T): Buffer {
+    let bytes = this.bytes.get(item.id);
     if (!bytes) {
-      const serialize = loadCriProto().runtime.v1.RuntimeService.service.ListContainerStats!.responseSerialize;
-      const whole = serialize({ stats: [{ attributes: { id: c.id, metadata: { name: c.metadata.name, attempt: c.metadata.attempt }, labels: c.labels, annotations: c.annotations } }] });
-      // `stats` (field 1) holding one ContainerStats whose only field is `attributes`: keep the inner field.
+      const whole = this.encodeAlone(item);
+      // `stats` (field 1) holding one message whose only field is `attributes`: keep the inner field.
       bytes = Buffer.from(whole.subarray(afterFieldHeader(whole)));
-      this.attributes.set(c.id, bytes);
+      this.bytes.set(item.id, bytes);
     }
     return bytes;
   }
+
+  /** Drops the objects no longer listed, once the cache has grown well past the list. */
+  trim(listed: readonly T[]): void {
+    if (this.bytes.size <= ATTRIBUTE_CACHE_SLACK * listed.length + 16) return;
+    const ids = new Set(listed.map((item) => item.id));
+    for (const id of this.bytes.keys()) if (!ids.has(id)) this.bytes.delete(id);
+  }
+}
+
+type Container = ContainerSample['container'];
+type Pod = PodSample['pod'];
+
+function containerAttributes(): AttributeCache<Container> {
+  return new AttributeCache<Container>((c) => loadCriProto().runtime.v1.RuntimeService.service.ListContainerStats!.responseSerialize({
+    stats: [{ attributes: { id: c.id, metadata: { name: c.metadata.name, attempt: c.metadata.attempt }, labels: c.labels, annotations: c.annotations } }],
+  }));
+}
+
+export class ContainerStatsEncoder {
+  private readonly writer = new ProtoWriter();
+  private readonly attributes = containerAttributes();
 
   /** A ListContainerStatsResponse carrying these samples, in order. */
   encodeList(samples: readonly ContainerSample[]): Buffer {
@@ -149,13 +201,49 @@ export class ContainerStatsEncoder {
     w.reset();
     for (const s of samples) {
       w.begin(F.stats);
-      containerStats(w, s, this.attributesOf(s));
+      containerStats(w, s, this.attributes.of(s.container));
       w.end();
     }
-    if (this.attributes.size > ATTRIBUTE_CACHE_SLACK * samples.length + 16) {
-      const listed = new Set(samples.map((s) => s.container.id));
-      for (const id of this.attributes.keys()) if (!listed.has(id)) this.attributes.delete(id);
+    this.attributes.trim(samples.map((s) => s.container));
+    return w.finish();
+  }
+}
+
+export class PodStatsEncoder {
+  private readonly writer = new ProtoWriter();
+  private readonly pods = new AttributeCache<Pod>((p) => loadCriProto().runtime.v1.RuntimeService.service.ListPodSandboxStats!.responseSerialize({
+    stats: [{ attributes: { id: p.id, metadata: p.metadata, labels: p.labels, annotations: p.annotations } }],
+  }));
+  private readonly containers = containerAttributes();
+
+  /** A ListPodSandboxStatsResponse carrying these samples, in order. */
+  encodeList(samples: readonly PodSample[]): Buffer {
+    const w = this.writer;
+    w.reset();
+    for (const s of samples) {
+      w.begin(F.stats);
+      w.raw(this.pods.of(s.pod));
+      w.begin(F.linux);
+      cpu(w, F.podCpu, s.cgroup, s.cpuRate, s.atNs);
+      memory(w, F.podMemory, s.cgroup, s.atNs);
+      if (s.network) network(w, s.network);
+      if (s.cgroup.pids !== undefined) {
+        w.begin(F.process);
+        w.uint64(F.timestamp, s.atNs);
+        u64(w, F.processCount, s.cgroup.pids);
+        w.end();
+      }
+      for (const c of s.containers) {
+        w.begin(F.containers);
+        containerStats(w, c, this.containers.of(c.container));
+        w.end();
+      }
+      io(w, F.podIo, s.cgroup, s.atNs);
+      w.end();
+      w.end();
     }
+    this.pods.trim(samples.map((s) => s.pod));
+    this.containers.trim(samples.flatMap((s) => s.containers.map((c) => c.container)));
     return w.finish();
   }
 }

@@ -7,7 +7,7 @@ import { nowNanos } from '../util/time.js';
 import type { ContainerEventBus } from './events.js';
 import type { MetricsRecorder, StateCounts } from './recorder.js';
 import { metricDescriptors, parseMetricGroups, podSandboxMetrics, type MetricGroup } from './pod-metrics.js';
-import { Sampler, type ContainerSample } from './sample.js';
+import { Sampler, type ContainerSample, type PodSample } from './sample.js';
 import type { CgroupFiles, ContainerSource, PodSource, StatsContainer } from './sources.js';
 import { containerStatsWire, podStatsWire } from './wire.js';
 
@@ -99,11 +99,16 @@ export class StatsService {
   }
 
   async listPodStats(filter: PodStatsFilter = {}): Promise<PodSandboxStats[]> {
+    return (await this.listPodSamples(filter)).map(podStatsWire);
+  }
+
+  /** The samples behind listPodStats, for a caller that encodes them itself. */
+  async listPodSamples(filter: PodStatsFilter = {}): Promise<PodSample[]> {
     const all = this.deps.pods.list();
     const wanted = all.filter((p) => (!filter.id || p.id.startsWith(filter.id)) && matchesLabels(p.labels, filter.labelSelector));
     const samples = await this.sampler.pods(wanted, this.containersOf());
     if (!filter.id && !filter.labelSelector) this.sampler.retain(all, this.allContainers());
-    return samples.map(podStatsWire);
+    return samples;
   }
 
   metricDescriptors(): MetricDescriptor[] {

@@ -1,11 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadCriProto } from '../../lib/server/proto.js';
-import { ContainerStatsEncoder } from '../../lib/server/stats-encoding.js';
+import { ContainerStatsEncoder, PodStatsEncoder } from '../../lib/server/stats-encoding.js';
 import { ProtoWriter } from '../../lib/server/proto-writer.js';
-import { containerStatsWire } from '../../lib/stats/wire.js';
-import type { ContainerSample } from '../../lib/stats/sample.js';
-import type { StatsContainer } from '../../lib/stats/sources.js';
+import { containerStatsWire, podStatsWire } from '../../lib/stats/wire.js';
+import type { ContainerSample, PodSample } from '../../lib/stats/sample.js';
+import type { StatsContainer, StatsPod } from '../../lib/stats/sources.js';
 
 const method = loadCriProto().runtime.v1.RuntimeService.service.ListContainerStats!;
 const generic = (samples: ContainerSample[]): Buffer => method.responseSerialize({ stats: samples.map(containerStatsWire) });
@@ -81,6 +81,38 @@ describe('ListContainerStats encoded by hand', () => {
     const fewer = many.slice(30);
     assert.deepEqual(encoder.encodeList(fewer), generic(fewer));
     assert.deepEqual(encoder.encodeList(many), generic(many));
+  });
+});
+
+const podMethod = loadCriProto().runtime.v1.RuntimeService.service.ListPodSandboxStats!;
+const genericPods = (pods: PodSample[]): Buffer => podMethod.responseSerialize({ stats: pods.map(podStatsWire) });
+
+function pod(id: string): StatsPod {
+  return { id, metadata: { name: `pod-${id}`, uid: `uid-${id}`, namespace: 'ns', attempt: 1 }, state: 'SANDBOX_READY', labels: { app: id }, annotations: { a: 'b' }, cgroupPath: `/kubepods/${id}`, namespacePaths: {} };
+}
+
+const eth0 = { name: 'eth0', rxBytes: 1234567n, rxErrors: 2n, txBytes: 765432n, txErrors: 0n };
+const net1 = { name: 'net1', rxBytes: 1n << 60n, rxErrors: 0n, txBytes: 0n, txErrors: 1n };
+const pods: PodSample[] = [
+  // no cgroup figures, no network, no containers
+  { pod: pod('p0'), atNs: AT, cgroup: {}, containers: [] },
+  // everything: processes, pressure, two interfaces with eth0 not first, containers
+  {
+    pod: pod('p1'), atNs: AT + 7n, cpuRate: 12n, network: { atNs: AT + 8n, interfaces: [net1, eth0] }, containers: samples.slice(0, 3),
+    cgroup: { cpuUsageNs: 99n, pids: 3n, ioPsi: psi, memory: { usageBytes: 9n, workingSetBytes: 8n, rssBytes: 7n, pageFaults: 6n, majorPageFaults: 5n, limitBytes: 100n } },
+  },
+  // a network without eth0: the first interface is the default; a namespace with none at all
+  { pod: pod('p2'), atNs: AT, network: { atNs: AT, interfaces: [net1] }, cgroup: { pids: 0n }, containers: samples.slice(3) },
+  { pod: pod('p3'), atNs: AT, network: { atNs: AT, interfaces: [] }, cgroup: {}, containers: [] },
+];
+
+describe('ListPodSandboxStats encoded by hand', () => {
+  it('gives the same bytes as the generic encoder for the message built from the same samples', () => {
+    const encoder = new PodStatsEncoder();
+    assert.deepEqual(encoder.encodeList(pods), genericPods(pods));
+    for (const p of pods) assert.deepEqual(encoder.encodeList([p]), genericPods([p]), p.pod.id);
+    assert.deepEqual(encoder.encodeList([]), genericPods([]));
+    assert.deepEqual(encoder.encodeList(pods), genericPods(pods), 'again, from the kept attributes');
   });
 });
 
