@@ -49,16 +49,25 @@ export async function measureTree(dir: string): Promise<{ bytes: bigint; inodes:
 
 interface Entry {
   value?: DiskUsage;
-  refreshing?: Promise<DiskUsage>;
+  /** The first measurement, which callers wait for. */
+  first?: Promise<DiskUsage>;
+  /** Waiting in the background queue, or being walked by it. */
+  queued?: boolean;
 }
 
 /**
  * Walking a writable layer on every stats call would cost O(files) each time; this keeps each
- * directory's last measurement for `ttlMs` and refreshes it in the background once stale, so a
- * caller waits for a walk only the first time a directory is asked about.
+ * directory's last measurement and answers with it at once. Only the first question about a
+ * directory waits for a walk. A measurement older than `ttlMs` is queued for a background
+ * re-walk, and the queue is walked one directory at a time: a hundred layers going stale
+ * together cost a hundred small walks in a row, not a hundred at once crowding the thread
+ * pool and the event loop in front of the calls being answered. So an answer's figure is at
+ * most `ttlMs` plus the time the queue ahead of it takes old (its `atNs` says exactly how old).
  */
 export class DiskUsageCache {
   private readonly entries = new Map<string, Entry>();
+  private readonly queue: string[] = [];
+  private draining = false;
 
   constructor(
     private readonly ttlMs: number,
@@ -72,24 +81,45 @@ export class DiskUsageCache {
       entry = {};
       this.entries.set(dir, entry);
     }
-    const fresh = entry.value && this.now() - entry.value.atNs < BigInt(this.ttlMs) * 1_000_000n;
-    if (fresh) return entry.value!;
-    const refreshing = entry.refreshing ?? this.refresh(dir, entry);
-    return entry.value ?? refreshing;
+    if (!entry.value) {
+      entry.first ??= this.walk(dir, entry).finally(() => {
+        entry.first = undefined;
+      });
+      return entry.first;
+    }
+    const stale = this.now() - entry.value.atNs >= BigInt(this.ttlMs) * 1_000_000n;
+    if (stale && !entry.queued) {
+      entry.queued = true;
+      this.queue.push(dir);
+      if (!this.draining) void this.drain();
+    }
+    return entry.value;
   }
 
-  private refresh(dir: string, entry: Entry): Promise<DiskUsage> {
-    const job = this.measure(dir).then((m) => {
-      const value = { ...m, atNs: this.now() };
-      entry.value = value;
-      return value;
-    }).finally(() => {
-      entry.refreshing = undefined;
-    });
-    entry.refreshing = job;
-    // a background refresh that fails keeps the old value; the next call tries again
-    job.catch(() => undefined);
-    return job;
+  private async walk(dir: string, entry: Entry): Promise<DiskUsage> {
+    const m = await this.measure(dir);
+    const value = { ...m, atNs: this.now() };
+    entry.value = value;
+    return value;
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      for (let dir = this.queue.shift(); dir !== undefined; dir = this.queue.shift()) {
+        const entry = this.entries.get(dir);
+        // forgotten (the container is gone) while it waited
+        if (!entry) continue;
+        try {
+          await this.walk(dir, entry);
+        } catch {
+          // a failed re-walk keeps the old value; the next call queues it again
+        }
+        entry.queued = false;
+      }
+    } finally {
+      this.draining = false;
+    }
   }
 
   retain(live: ReadonlySet<string>): void {

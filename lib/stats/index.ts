@@ -11,4 +11,5 @@ export async function loadRuntimeMetrics(): Promise<import('./metrics.js').Runti
 export { startMetricsEndpoint, type MetricsEndpoint } from './metrics-server.js';
 export { METRIC_GROUPS } from './pod-metrics.js';
 export { containerStatsSource, type ContainerRecordView } from './container-source.js';
+export type { ContainerSample, PodSample } from './sample.js';
 export type { CgroupFiles, ContainerSource, PodSource, StatsContainer, StatsPod } from './sources.js';

@@ -1,4 +1,4 @@
-import { readCgroupStats, type CgroupStats } from './cgroup-stats.js';
+import { readCgroupStats, type CgroupStats, type StatsScope } from './cgroup-stats.js';
 import { CpuRateTracker } from './cpu-rate.js';
 import { DiskUsageCache, mountPointOf, type DiskUsage } from './disk-usage.js';
 import { NetnsCounters, type InterfaceCounters } from './netdev.js';
@@ -22,7 +22,7 @@ export interface PodSample {
   containers: ContainerSample[];
 }
 
-/** How long a writable layer's measurement is reused before a new walk. */
+/** How old a writable layer's measurement grows before it is queued for a background re-walk (see DiskUsageCache). */
 const WRITABLE_LAYER_TTL_MS = 2000;
 
 /**
@@ -42,14 +42,15 @@ export class Sampler {
     this.netns = new NetnsCounters(now);
   }
 
-  private readCgroup(path: string): CgroupStats {
+  private readCgroup(path: string, scope: StatsScope): CgroupStats {
     if (!path) return {};
-    return readCgroupStats(this.cgroups.layout.version, (file) => this.cgroups.read(path, file));
+    return readCgroupStats(this.cgroups.layout.version, (file) => this.cgroups.read(path, file), scope);
   }
 
-  async container(c: StatsContainer): Promise<ContainerSample> {
+  /** `scope` `all` for the pod metrics, which report containers' process and OOM counts too. */
+  async container(c: StatsContainer, scope: StatsScope = 'usage'): Promise<ContainerSample> {
     const atNs = this.now();
-    const cgroup = this.readCgroup(c.cgroupPath);
+    const cgroup = this.readCgroup(c.cgroupPath, scope);
     const cpuRate = cgroup.cpuUsageNs === undefined ? undefined : this.rates.observe(c.id, cgroup.cpuUsageNs, atNs);
     const sample: ContainerSample = { container: c, atNs, cgroup, cpuRate };
     if (c.upperDir) {
@@ -64,17 +65,17 @@ export class Sampler {
   }
 
   /** Pods with their containers (`containersOf` gives each pod's). Network namespaces are read in one pass. */
-  async pods(pods: readonly StatsPod[], containersOf: (podId: string) => StatsContainer[]): Promise<PodSample[]> {
+  async pods(pods: readonly StatsPod[], containersOf: (podId: string) => StatsContainer[], containerScope: StatsScope = 'usage'): Promise<PodSample[]> {
     const netPaths = pods.map((p) => p.namespacePaths.net).filter((p): p is string => !!p);
     const counters = netPaths.length > 0 ? await this.netns.read(netPaths) : new Map<string, InterfaceCounters[]>();
     const netAt = this.now();
     return Promise.all(pods.map(async (pod) => {
       const atNs = this.now();
-      const cgroup = this.readCgroup(pod.cgroupPath);
+      const cgroup = this.readCgroup(pod.cgroupPath, 'all');
       const key = `pod:${pod.id}`;
       const cpuRate = cgroup.cpuUsageNs === undefined ? undefined : this.rates.observe(key, cgroup.cpuUsageNs, atNs);
       const interfaces = pod.namespacePaths.net ? counters.get(pod.namespacePaths.net) : undefined;
-      const containers = await Promise.all(containersOf(pod.id).map((c) => this.container(c)));
+      const containers = await Promise.all(containersOf(pod.id).map((c) => this.container(c, containerScope)));
       return { pod, atNs, cgroup, cpuRate, network: interfaces ? { atNs: netAt, interfaces } : undefined, containers };
     }));
   }

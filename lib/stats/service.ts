@@ -7,7 +7,7 @@ import { nowNanos } from '../util/time.js';
 import type { ContainerEventBus } from './events.js';
 import type { MetricsRecorder, StateCounts } from './recorder.js';
 import { metricDescriptors, parseMetricGroups, podSandboxMetrics, type MetricGroup } from './pod-metrics.js';
-import { Sampler } from './sample.js';
+import { Sampler, type ContainerSample, type PodSample } from './sample.js';
 import type { CgroupFiles, ContainerSource, PodSource, StatsContainer } from './sources.js';
 import { containerStatsWire, podStatsWire } from './wire.js';
 
@@ -67,6 +67,11 @@ export class StatsService {
 
   /** Unknown IDs in the filter give an empty list, not an error, as the List calls promise. */
   async listContainerStats(filter: ContainerStatsFilter = {}): Promise<ContainerStats[]> {
+    return (await this.listContainerSamples(filter)).map(containerStatsWire);
+  }
+
+  /** The samples behind listContainerStats, for a caller that encodes them itself. */
+  async listContainerSamples(filter: ContainerStatsFilter = {}): Promise<ContainerSample[]> {
     const all = this.allContainers();
     const wanted = all.filter((c) =>
       (!filter.id || c.id.startsWith(filter.id)) &&
@@ -74,7 +79,7 @@ export class StatsService {
       matchesLabels(c.labels, filter.labelSelector));
     const samples = await Promise.all(wanted.map((c) => this.sampler.container(c)));
     if (!filter.id && !filter.podSandboxId && !filter.labelSelector) this.sampler.retain(this.deps.pods.list(), all);
-    return samples.map(containerStatsWire);
+    return samples;
   }
 
   private containersOf(): (podId: string) => StatsContainer[] {
@@ -94,11 +99,16 @@ export class StatsService {
   }
 
   async listPodStats(filter: PodStatsFilter = {}): Promise<PodSandboxStats[]> {
+    return (await this.listPodSamples(filter)).map(podStatsWire);
+  }
+
+  /** The samples behind listPodStats, for a caller that encodes them itself. */
+  async listPodSamples(filter: PodStatsFilter = {}): Promise<PodSample[]> {
     const all = this.deps.pods.list();
     const wanted = all.filter((p) => (!filter.id || p.id.startsWith(filter.id)) && matchesLabels(p.labels, filter.labelSelector));
     const samples = await this.sampler.pods(wanted, this.containersOf());
     if (!filter.id && !filter.labelSelector) this.sampler.retain(all, this.allContainers());
-    return samples.map(podStatsWire);
+    return samples;
   }
 
   metricDescriptors(): MetricDescriptor[] {
@@ -107,7 +117,7 @@ export class StatsService {
 
   async podMetrics(): Promise<PodSandboxMetrics[]> {
     const pods = this.deps.pods.list().filter((p) => p.state === 'SANDBOX_READY');
-    const samples = await this.sampler.pods(pods, this.containersOf());
+    const samples = await this.sampler.pods(pods, this.containersOf(), 'all');
     return samples.map((s) => podSandboxMetrics(s, this.groups));
   }
 }

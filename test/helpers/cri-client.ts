@@ -44,6 +44,19 @@ export class CriClient {
     return readStream<R>(this.imageClient, method, request, options);
   }
 
+  /** A unary RuntimeService call answered as the raw response bytes, not decoded (benchmarks time the runtime, not this decoder). */
+  runtimeBytes(method: string, request: unknown, options: CallOptions = {}): Promise<Buffer> {
+    const definition = loadCriProto().runtime.v1.RuntimeService.service[method as 'ListContainers'];
+    if (!definition) return Promise.reject(new Error(`no method ${method}`));
+    return new Promise((resolve, reject) => {
+      this.runtimeClient.makeUnaryRequest(definition.path, definition.requestSerialize as (r: unknown) => Buffer, (b: Buffer) => b, request,
+        options.metadata ?? new grpc.Metadata(), { deadline: Date.now() + (options.deadlineMs ?? 60_000) }, (err: grpc.ServiceError | null, value?: Buffer) => {
+          if (err) reject(err);
+          else resolve(value!);
+        });
+    });
+  }
+
   /** A server-streaming RuntimeService call read as the raw messages on the wire (sizes, batch bounds). */
   runtimeStreamBytes(method: string, request: unknown, options: CallOptions = {}): Promise<Buffer[]> {
     const definition = loadCriProto().runtime.v1.RuntimeService.service[method as 'StreamContainers'];

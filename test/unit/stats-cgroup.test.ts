@@ -169,6 +169,36 @@ describe('stat file parsing', () => {
     assert.deepEqual([...parsed], [['a', 1n], ['d', 18446744073709551615n]]);
   });
 
+  it('finds wanted keys on any line, only as whole keys, with values of any size', () => {
+    const text = 'rss_huge 9\ncache 1\nrss 2000\ntotal_rss 62914560\npgfault  5 \ntotal_pgmajfault 18446744073709551615\nbad 12x\nlast 7';
+    const parsed = parseFlatKeyed(text, new Set(['rss', 'total_rss', 'pgfault', 'total_pgmajfault', 'bad', 'last', 'cache', 'missing', 'total']));
+    assert.equal(parsed.get('rss'), 2000n, 'not rss_huge, not total_rss');
+    assert.equal(parsed.get('total_rss'), 62914560n);
+    assert.equal(parsed.get('pgfault'), 5n, 'blanks around the value');
+    assert.equal(parsed.get('total_pgmajfault'), 18446744073709551615n, 'past 2^53, exactly');
+    assert.equal(parsed.get('last'), 7n, 'the last line without a newline');
+    assert.equal(parsed.get('cache'), 1n);
+    assert.ok(!parsed.has('bad') && !parsed.has('missing') && !parsed.has('total'));
+    assert.deepEqual(parseFlatKeyed('rss 3\n', new Set(['rss'])), new Map([['rss', 3n]]), 'the first line');
+  });
+
+  it('reads only the files a container\'s stats need unless all are asked for', () => {
+    const asked: string[] = [];
+    const files: Record<string, string> = { 'cpuacct.usage': '5\n', 'memory.usage_in_bytes': '10\n', 'memory.stat': 'total_rss 1\n', 'memory.oom_control': 'oom_kill 2\n', 'pids.current': '3\n' };
+    const read = (file: string) => {
+      asked.push(file);
+      return files[file];
+    };
+    const usage = readCgroupStats(1, read, 'usage');
+    assert.equal(usage.cpuUsageNs, 5n);
+    assert.equal(usage.memory?.rssBytes, 1n);
+    assert.ok(!asked.includes('memory.oom_control') && !asked.includes('pids.current'), asked.join());
+    assert.equal(usage.pids, undefined);
+    const all = readCgroupStats(1, read, 'all');
+    assert.equal(all.pids, 3n);
+    assert.equal(all.oomKills, 2n);
+  });
+
   it('returns no PSI for an empty or foreign file', () => {
     assert.equal(parsePsi(''), undefined);
     assert.equal(parsePsi('garbage'), undefined);

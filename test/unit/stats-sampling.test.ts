@@ -78,6 +78,32 @@ describe('writable layer usage', () => {
     assert.equal((await cache.get('/d')).bytes, 200n);
   });
 
+  it('re-walks many stale directories one at a time, answering each call at once with the last figures', async () => {
+    let now = 0n;
+    let inFlight = 0;
+    let most = 0;
+    const walked: string[] = [];
+    const cache = new DiskUsageCache(1000, () => now, async (dir) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 1));
+      inFlight--;
+      walked.push(dir);
+      return { bytes: BigInt(walked.length), inodes: 1n };
+    });
+    const dirs = Array.from({ length: 20 }, (_, n) => `/d${n}`);
+    await Promise.all(dirs.map((d) => cache.get(d)));
+    walked.length = 0;
+    most = 0;
+    now = 5_000_000_000n;
+    const answers = await Promise.all(dirs.map((d) => cache.get(d)));
+    assert.ok(answers.every((a) => a.atNs === 0n), 'the stale figures, at once');
+    while (walked.length < dirs.length) await new Promise((r) => setTimeout(r, 2));
+    assert.equal(most, 1, 'never two walks at once');
+    assert.deepEqual(walked, dirs, 'each stale directory walked once, in the order asked');
+    assert.ok((await Promise.all(dirs.map((d) => cache.get(d)))).every((a) => a.atNs === 5_000_000_000n));
+  });
+
   it('names the filesystem by the mount point holding the directory', () => {
     const mountinfo = [
       '22 1 8:1 / / rw - ext4 /dev/sda1 rw',
