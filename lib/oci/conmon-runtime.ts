@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CancelledError, FailedPreconditionError, InternalError, NotFoundError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { runCommand, CommandFailedError } from '../process/index.js';
+import { runCommand, spawnHelper, CommandFailedError } from '../process/index.js';
 import type { Semaphore } from '../util/semaphore.js';
 import { CTL_REOPEN_LOGS, ConmonAttachment, type Attachment } from './attach.js';
 import type { ConmonFiles } from './conmon-files.js';
 import { ExecProcess, execProcessSpec } from './exec.js';
-import { collectExec } from './exec-sync.js';
+import { collectExec, execSyncThroughHelper } from './exec-sync.js';
 import { checkpointArgs, restoreConmonArgs, restoreLogTail, type CheckpointRequest } from './checkpoint.js';
 import { checkpointSupportCache, type CheckpointSupport, type CheckpointSupportCache } from './criu.js';
 import type { ContainerRestoreRequest, PendingCreateRequest, ExecRequest, ExecSyncRequest, ExecSyncResult, ExitStatus, OciRuntime, RuntimeState } from './runtime.js';
@@ -241,16 +241,9 @@ export class ConmonRuntime implements OciRuntime {
   async exec(id: string, req: ExecRequest): Promise<ExecProcess> {
     if (req.tty && !this.opts.ptyHelper) throw new FailedPreconditionError('exec with a terminal needs runcri\'s helper native/pty-exec (built by make)');
     const process = execProcessSpec(this.processOf(id), req.cmd, req.tty);
-    let release: () => void;
-    try {
-      release = await this.opts.execSlots.acquire(req.signal);
-    } catch {
-      throw new CancelledError(`exec in container ${id} was cancelled while waiting its turn`);
-    }
+    const { release, dir } = await this.execTurn(id, req.signal);
     let proc: ExecProcess;
     try {
-      mkdirSync(this.opts.execDir, { recursive: true, mode: 0o700 });
-      const dir = mkdtempSync(join(this.opts.execDir, 'x'));
       proc = new ExecProcess({
         containerId: id, runtimePath: this.opts.runtimePath, runtimeRoot: this.opts.runtimeRoot, process, dir,
         ptyHelper: this.opts.ptyHelper, noStdin: req.noStdin === true,
@@ -263,9 +256,37 @@ export class ConmonRuntime implements OciRuntime {
     return proc;
   }
 
+  /** Waits for a turn among the execs and makes the exec's scratch directory. */
+  private async execTurn(id: string, signal: AbortSignal | undefined): Promise<{ release: () => void; dir: string }> {
+    let release: () => void;
+    try {
+      release = await this.opts.execSlots.acquire(signal);
+    } catch {
+      throw new CancelledError(`exec in container ${id} was cancelled while waiting its turn`);
+    }
+    try {
+      mkdirSync(this.opts.execDir, { recursive: true, mode: 0o700 });
+      return { release, dir: mkdtempSync(join(this.opts.execDir, 'x')) };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** Through the spawn helper where there is one: the daemon then does not fork for it. */
   async execSync(id: string, req: ExecSyncRequest): Promise<ExecSyncResult> {
-    const proc = await this.exec(id, { cmd: req.cmd, tty: false, noStdin: true, holdSlot: 'until-exit', ...(req.signal ? { signal: req.signal } : {}) });
-    return collectExec(proc, req);
+    const helper = spawnHelper();
+    if (!helper) {
+      const proc = await this.exec(id, { cmd: req.cmd, tty: false, noStdin: true, holdSlot: 'until-exit', ...(req.signal ? { signal: req.signal } : {}) });
+      return collectExec(proc, req);
+    }
+    const process = execProcessSpec(this.processOf(id), req.cmd, false);
+    const { release, dir } = await this.execTurn(id, req.signal);
+    try {
+      return await execSyncThroughHelper(helper, { containerId: id, runtimePath: this.opts.runtimePath, runtimeRoot: this.opts.runtimeRoot, process, dir, noStdin: true }, req);
+    } finally {
+      release();
+    }
   }
 }
 
