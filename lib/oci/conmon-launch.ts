@@ -28,6 +28,8 @@ export interface HeldMonitor {
   report(): Promise<MonitorReport>;
   /** Kills it before its release; resolves once it is gone. */
   abandon(): Promise<void>;
+  /** Whether the started process is known to have ended, or the helper that started it has. */
+  ended(): boolean;
 }
 
 const SYNC_FD = '3';
@@ -38,7 +40,10 @@ export function startMonitor(conmonPath: string, args: string[], cwd: string): H
   const helper = spawnHelper();
   if (!helper) return startWithChildProcess(conmonPath, args, cwd, env);
   const proc = helper.run({ file: conmonPath, args, env, cwd, flags: RUN.SETSID | RUN.SYNC_PIPE | RUN.START_PIPE });
+  let ended = false;
+  void proc.exited.then(() => { ended = true; });
   return {
+    ended: () => ended,
     release: () => proc.release(),
     report: async () => {
       const line = await proc.syncLine;
@@ -57,14 +62,17 @@ export function startMonitor(conmonPath: string, args: string[], cwd: string): H
 /** Without the spawn helper: the daemon forks conmon itself. */
 function startWithChildProcess(conmonPath: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): HeldMonitor {
   const child = spawn(conmonPath, args, { cwd, stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'], env, detached: true });
+  let ended = false;
   const exited = new Promise<{ code: number | null; error?: string }>((resolve) => {
     child.once('error', (err) => resolve({ code: -1, error: err.message }));
     // 'exit', not 'close': the daemonized conmon keeps the sync pipe open for as long as it lives.
     child.once('exit', (code) => resolve({ code }));
   });
+  void exited.then(() => { ended = true; });
   const start = child.stdio[4] as Writable;
   start.on('error', () => undefined);
   return {
+    ended: () => ended,
     release: () => start.end('1'),
     report: async () => {
       const messages = syncMessages(child.stdio[3] as Readable);

@@ -107,6 +107,9 @@ export class ConmonRuntime implements OciRuntime {
     let spec: OciSpec;
     try {
       spec = await req.spec;
+      // A held conmon whose starter is gone (the spawn helper died) saw its start pipe close and
+      // goes on by itself: without a config.json its runtime's create fails, so it gets none.
+      if (monitor.ended()) throw new InternalError(`${verb} container ${req.id} failed: conmon's starter ended before it was let go`);
       writeFileSync(files.config(req.id), JSON.stringify(spec));
     } catch (err) {
       await monitor.abandon();
