@@ -48,8 +48,9 @@ test-deps: deps
 	$(call apt_install,$(TEST_PACKAGES))
 
 # Helpers for what Node.js cannot do itself: ID-mapped mounts, a terminal for `exec --tty`,
-# mount(2) and umount2(2) calls without a mount(8) per call.
-NATIVE := native/idmap-mount native/pty-exec native/mount-helper
+# mount(2) and umount2(2) calls without a mount(8) per call, programs started without a fork of
+# the daemon.
+NATIVE := native/idmap-mount native/pty-exec native/mount-helper native/spawn-helper
 
 build: deps $(NATIVE)
 	npm run build

@@ -7,7 +7,7 @@ import { failpoint } from '../failpoints/index.js';
 import type { ImageRecord, ImageRuntimeConfig, ImageService } from '../image/index.js';
 import type { Logger } from '../log/index.js';
 import type { IdMappings } from '../mount/index.js';
-import type { HandlerPolicy, OciIdMapping, OciRuntime } from '../oci/index.js';
+import type { HandlerPolicy, OciIdMapping, OciRuntime, OciSpec } from '../oci/index.js';
 import type { Paths } from '../paths/index.js';
 import type { PodRecord } from '../sandbox/index.js';
 import { resolveCdiRequest } from '../cdi/index.js';
@@ -138,9 +138,43 @@ export class ContainerCreator {
       timings[step] = Math.round((now - mark) * 10) / 10;
       mark = now;
     };
+    mkdirSync(c.containerDir, { recursive: true, mode: 0o700 });
+    c.logPath = resolveLogPath(pod.logDirectory, config.log_path, c.containerDir);
+    mkdirSync(dirname(c.logPath), { recursive: true });
+    const request = {
+      id: c.id, name: config.metadata?.name ?? c.id, logPath: c.logPath,
+      terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once,
+    };
+    if (restore) {
+      // As cri-o does, the processes come back at StartContainer: until then it is created.
+      const spec = await this.buildSpec(c, pod, config, layers, imageConfig, log, lap, restore);
+      await savePendingRestore(this.deps.paths.restoreDir(c.id), { ...request, spec });
+      c.restorePending = true;
+      return;
+    }
+    // The runtime's monitor starts now and sets itself up while the root filesystem and the
+    // spec are made; the container is created from the spec once it is there.
+    let spec!: { resolve: (s: OciSpec) => void; reject: (err: unknown) => void };
+    const specMade = new Promise<OciSpec>((resolve, reject) => { spec = { resolve, reject }; });
+    specMade.catch(() => undefined);
+    const created = this.deps.runtimeOf(c).create({ ...request, spec: specMade });
+    created.catch(() => undefined);
+    try {
+      spec.resolve(await this.buildSpec(c, pod, config, layers, imageConfig, log, lap));
+    } catch (err) {
+      spec.reject(err);
+      await created.catch(() => undefined);
+      throw err;
+    }
+    c.pid = await created;
+    failpoint('container.create.after-conmon-start');
+    lap('runtime');
+  }
+
+  /** Root filesystem, mounts and devices for the container, and its spec. */
+  private async buildSpec(c: ContainerRecord, pod: PodRecord, config: ContainerConfig__Output, layers: string[], imageConfig: ImageRuntimeConfig, log: Logger, lap: (step: string) => void, restore?: RestorePlan): Promise<OciSpec> {
     const { idmapped, store } = this.deps;
     const defaults = this.deps.defaults();
-    mkdirSync(c.containerDir, { recursive: true, mode: 0o700 });
     const userns = pod.userNamespace && pod.namespacePaths.user ? { path: pod.namespacePaths.user, ...pod.userNamespace } : undefined;
     // The runtime reaches a user-namespaced root filesystem as the container's root, an
     // unprivileged ID on the node: its mount point must be where that ID can walk.
@@ -203,23 +237,9 @@ export class ContainerCreator {
     }
     c.user = result.user;
     c.stopSignal = result.stopSignal;
-    c.logPath = resolveLogPath(pod.logDirectory, config.log_path, c.containerDir);
-    mkdirSync(dirname(c.logPath), { recursive: true });
     if (restore) result.spec.process = restoredProcess(result.spec.process, restore.spec.process);
     lap('spec');
-    const request = {
-      id: c.id, name: config.metadata?.name ?? c.id, spec: result.spec, logPath: c.logPath,
-      terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once,
-    };
-    if (restore) {
-      // As cri-o does, the processes come back at StartContainer: until then it is created.
-      await savePendingRestore(this.deps.paths.restoreDir(c.id), request);
-      c.restorePending = true;
-      return;
-    }
-    c.pid = await this.deps.runtimeOf(c).create(request);
-    failpoint('container.create.after-conmon-start');
-    lap('runtime');
+    return result.spec;
   }
 }
 

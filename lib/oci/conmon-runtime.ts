@@ -1,21 +1,19 @@
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync, constants as fsConstants } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync, constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CancelledError, FailedPreconditionError, InternalError, NotFoundError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { runCommand, CommandFailedError } from '../process/index.js';
+import { runCommand, spawnHelper, CommandFailedError } from '../process/index.js';
 import type { Semaphore } from '../util/semaphore.js';
 import { CTL_REOPEN_LOGS, ConmonAttachment, type Attachment } from './attach.js';
 import type { ConmonFiles } from './conmon-files.js';
 import { ExecProcess, execProcessSpec } from './exec.js';
-import { collectExec } from './exec-sync.js';
+import { collectExec, execSyncThroughHelper } from './exec-sync.js';
 import { checkpointArgs, restoreConmonArgs, restoreLogTail, type CheckpointRequest } from './checkpoint.js';
 import { checkpointSupportCache, type CheckpointSupport, type CheckpointSupportCache } from './criu.js';
-import type { ContainerCreateRequest, ContainerRestoreRequest, ExecRequest, ExecSyncRequest, ExecSyncResult, ExitStatus, OciRuntime, RuntimeState } from './runtime.js';
+import type { ContainerRestoreRequest, PendingCreateRequest, ExecRequest, ExecSyncRequest, ExecSyncResult, ExitStatus, OciRuntime, RuntimeState } from './runtime.js';
 import { runtimeSignal } from './signals.js';
-import { syncMessages, type SyncMessage } from './sync-pipe.js';
+import { startMonitor } from './conmon-launch.js';
 import type { OciProcess, OciResources, OciSpec } from './types.js';
 
 export interface ConmonRuntimeOptions {
@@ -61,7 +59,7 @@ export class ConmonRuntime implements OciRuntime {
     return runCommand(this.opts.runtimePath, [`--root=${this.opts.runtimeRoot}`, ...args], { timeoutMs: RUNTIME_TIMEOUT_MS, input });
   }
 
-  create(req: ContainerCreateRequest): Promise<number> {
+  create(req: PendingCreateRequest): Promise<number> {
     return this.launch(req, []);
   }
 
@@ -81,14 +79,16 @@ export class ConmonRuntime implements OciRuntime {
     }
   }
 
-  /** Writes the bundle and runs conmon, which runs the runtime; resolves with the container's init PID. */
-  private async launch(req: ContainerCreateRequest, extraArgs: string[], verb = 'creating'): Promise<number> {
+  /**
+   * Starts conmon held at its start pipe, writes the bundle once the spec is there, then lets
+   * conmon run the runtime; resolves with the container's init PID. A spec that fails kills
+   * the held conmon (and removes the log file it opened, if that is all it made).
+   */
+  private async launch(req: PendingCreateRequest, extraArgs: string[], verb = 'creating'): Promise<number> {
     const { files } = this.opts;
     const bundle = files.bundle(req.id);
     mkdirSync(bundle, { recursive: true, mode: 0o700 });
     mkdirSync(files.persistDir(req.id), { recursive: true, mode: 0o700 });
-    writeFileSync(files.config(req.id), JSON.stringify(req.spec));
-    this.processes.set(req.id, req.spec.process);
     const args = [
       '--api-version', '1', '-c', req.id, '-u', req.id, '-n', req.name,
       '-r', this.opts.runtimePath, '-b', bundle,
@@ -102,37 +102,28 @@ export class ConmonRuntime implements OciRuntime {
     if (req.stdin) args.push('-i');
     // conmon closes stdin when an attach client leaves unless told otherwise.
     if (req.stdin && !req.stdinOnce) args.push('--leave-stdin-open');
-    const { messages, exited } = this.spawnConmon(args, bundle);
-    const first = await messages.next();
-    await messages.return(undefined);
-    const code = await exited;
-    const msg: SyncMessage | undefined = first.done ? undefined : first.value;
+    const hadLog = existsSync(req.logPath);
+    const monitor = startMonitor(this.opts.conmonPath, args, bundle);
+    let spec: OciSpec;
+    try {
+      spec = await req.spec;
+      // A held conmon whose starter is gone (the spawn helper died) saw its start pipe close and
+      // goes on by itself: without a config.json its runtime's create fails, so it gets none.
+      if (monitor.ended()) throw new InternalError(`${verb} container ${req.id} failed: conmon's starter ended before it was let go`);
+      writeFileSync(files.config(req.id), JSON.stringify(spec));
+    } catch (err) {
+      await monitor.abandon();
+      if (!hadLog) removeEmptyFile(req.logPath);
+      throw err;
+    }
+    this.processes.set(req.id, spec.process);
+    monitor.release();
+    const { message: msg, code, error } = await monitor.report();
     if (code !== 0 && msg && msg.data > 0) this.opts.log.warn({ container: req.id, code }, `conmon exited non-zero after ${verb} the container`);
     if (!msg || msg.data <= 0) {
-      throw new InternalError(`${verb} container ${req.id} failed: ${msg?.message ?? 'conmon exited without reporting a PID'}`);
+      throw new InternalError(`${verb} container ${req.id} failed: ${msg?.message ?? error ?? 'conmon exited without reporting a PID'}`);
     }
     return msg.data;
-  }
-
-  /**
-   * Starts a conmon and hands back its sync pipe. conmon daemonizes and keeps whatever it
-   * inherited for as long as the container lives, so it gets no pipe the daemon could close
-   * under it except the sync pipe, which it stops writing to once it has reported. It runs in
-   * the bundle: it writes some files (its `oom` marker) relative to it.
-   */
-  private spawnConmon(args: string[], cwd: string): { messages: AsyncGenerator<SyncMessage>; exited: Promise<number | null> } {
-    const child = spawn(this.opts.conmonPath, args, {
-      cwd,
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-      env: { ...process.env, _OCI_SYNCPIPE: '3' },
-      detached: true,
-    });
-    const exited = new Promise<number | null>((resolve) => {
-      child.once('error', () => resolve(-1));
-      // 'exit', not 'close': the daemonized conmon keeps the sync pipe open for as long as it lives.
-      child.once('exit', (code) => resolve(code));
-    });
-    return { messages: syncMessages(child.stdio[3] as Readable), exited };
   }
 
   async start(id: string): Promise<void> {
@@ -253,16 +244,9 @@ export class ConmonRuntime implements OciRuntime {
   async exec(id: string, req: ExecRequest): Promise<ExecProcess> {
     if (req.tty && !this.opts.ptyHelper) throw new FailedPreconditionError('exec with a terminal needs runcri\'s helper native/pty-exec (built by make)');
     const process = execProcessSpec(this.processOf(id), req.cmd, req.tty);
-    let release: () => void;
-    try {
-      release = await this.opts.execSlots.acquire(req.signal);
-    } catch {
-      throw new CancelledError(`exec in container ${id} was cancelled while waiting its turn`);
-    }
+    const { release, dir } = await this.execTurn(id, req.signal);
     let proc: ExecProcess;
     try {
-      mkdirSync(this.opts.execDir, { recursive: true, mode: 0o700 });
-      const dir = mkdtempSync(join(this.opts.execDir, 'x'));
       proc = new ExecProcess({
         containerId: id, runtimePath: this.opts.runtimePath, runtimeRoot: this.opts.runtimeRoot, process, dir,
         ptyHelper: this.opts.ptyHelper, noStdin: req.noStdin === true,
@@ -275,8 +259,45 @@ export class ConmonRuntime implements OciRuntime {
     return proc;
   }
 
+  /** Waits for a turn among the execs and makes the exec's scratch directory. */
+  private async execTurn(id: string, signal: AbortSignal | undefined): Promise<{ release: () => void; dir: string }> {
+    let release: () => void;
+    try {
+      release = await this.opts.execSlots.acquire(signal);
+    } catch {
+      throw new CancelledError(`exec in container ${id} was cancelled while waiting its turn`);
+    }
+    try {
+      mkdirSync(this.opts.execDir, { recursive: true, mode: 0o700 });
+      return { release, dir: mkdtempSync(join(this.opts.execDir, 'x')) };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** Through the spawn helper where there is one: the daemon then does not fork for it. */
   async execSync(id: string, req: ExecSyncRequest): Promise<ExecSyncResult> {
-    const proc = await this.exec(id, { cmd: req.cmd, tty: false, noStdin: true, holdSlot: 'until-exit', ...(req.signal ? { signal: req.signal } : {}) });
-    return collectExec(proc, req);
+    const helper = spawnHelper();
+    if (!helper) {
+      const proc = await this.exec(id, { cmd: req.cmd, tty: false, noStdin: true, holdSlot: 'until-exit', ...(req.signal ? { signal: req.signal } : {}) });
+      return collectExec(proc, req);
+    }
+    const process = execProcessSpec(this.processOf(id), req.cmd, false);
+    const { release, dir } = await this.execTurn(id, req.signal);
+    try {
+      return await execSyncThroughHelper(helper, { containerId: id, runtimePath: this.opts.runtimePath, runtimeRoot: this.opts.runtimeRoot, process, dir, noStdin: true }, req);
+    } finally {
+      release();
+    }
+  }
+}
+
+/** A file conmon opened but nothing wrote to: removed; anything else is kept. */
+function removeEmptyFile(path: string): void {
+  try {
+    if (statSync(path).size === 0) unlinkSync(path);
+  } catch {
+    // not there: nothing to remove
   }
 }

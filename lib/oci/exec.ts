@@ -38,6 +38,20 @@ export function execProcessSpec(containerProcess: OciProcess, cmd: string[], tty
   return { ...containerProcess, args: cmd, env, terminal: tty };
 }
 
+/** Writes the exec's process spec into its directory; the runtime's arguments and where it writes the PID. */
+export function prepareExec(launch: ExecLaunch): { runcArgs: string[]; pidFile: string } {
+  const processFile = join(launch.dir, 'process.json');
+  const pidFile = join(launch.dir, 'pid');
+  writeFileSync(processFile, JSON.stringify(launch.process));
+  return { runcArgs: [`--root=${launch.runtimeRoot}`, 'exec', '--process', processFile, '--pid-file', pidFile, launch.containerId], pidFile };
+}
+
+/** runc could not start the command (it wrote no PID): answer as a shell would (127 not found, 126 cannot run). */
+export function startFailureCode(code: number, output: string): number {
+  if (code === 0) return 0;
+  return /executable file not found|no such file or directory|not found/i.test(output) ? 127 : 126;
+}
+
 /** After the runtime exits, output pipes a left-behind process still holds get this long to go quiet. */
 const OUTPUT_GRACE_MS = 200;
 /** ...and a left-behind process that keeps writing is cut off this long after the exit. */
@@ -66,10 +80,8 @@ export class ExecProcess {
   private outputTail = '';
 
   constructor(private readonly launch: ExecLaunch) {
-    const processFile = join(launch.dir, 'process.json');
-    this.pidFile = join(launch.dir, 'pid');
-    writeFileSync(processFile, JSON.stringify(launch.process));
-    const runcArgs = [`--root=${launch.runtimeRoot}`, 'exec', '--process', processFile, '--pid-file', this.pidFile, launch.containerId];
+    const { runcArgs, pidFile } = prepareExec(launch);
+    this.pidFile = pidFile;
     if (launch.process.terminal) {
       this.child = spawn(launch.ptyHelper!, [launch.runtimePath, ...runcArgs], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
       this.resizes = this.child.stdio[3] as Writable;
@@ -101,7 +113,7 @@ export class ExecProcess {
     rmSync(this.launch.dir, { recursive: true, force: true });
     if ('error' in ended) return ended;
     if (ended.code === null) return { exitCode: 128 + (ended.signal ? (osConstants.signals[ended.signal] ?? 9) : 9) };
-    return { exitCode: started ? ended.code : this.startFailureCode(ended.code) };
+    return { exitCode: started ? ended.code : startFailureCode(ended.code, this.outputTail) };
   }
 
   /**
@@ -148,11 +160,6 @@ export class ExecProcess {
     this.outputTail = (this.outputTail + chunk.toString('utf8')).slice(-START_FAILURE_TAIL);
   }
 
-  /** runc could not start the command: answer as a shell would (127 not found, 126 cannot run). */
-  private startFailureCode(code: number): number {
-    if (code === 0) return 0;
-    return /executable file not found|no such file or directory|not found/i.test(this.outputTail) ? 127 : 126;
-  }
 
   /** Resolves once the process has started (the runtime wrote its PID) or will not. */
   started(): Promise<void> {

@@ -1,4 +1,4 @@
-export type { OciRuntime, ContainerCreateRequest, ContainerRestoreRequest, RuntimeState, ExitStatus, ExecRequest, ExecSyncRequest, ExecSyncResult } from './runtime.js';
+export type { OciRuntime, ContainerCreateRequest, PendingCreateRequest, ContainerRestoreRequest, RuntimeState, ExitStatus, ExecRequest, ExecSyncRequest, ExecSyncResult } from './runtime.js';
 export { RuntimeHandlers, type HandlerInfo, type HandlerFeatures, type HandlerPolicy, type RuntimeHandlersOptions } from './runtime-handlers.js';
 export type { ExecProcess, ExecOutcome, TerminalSize } from './exec.js';
 export type { Attachment } from './attach.js';

@@ -17,6 +17,9 @@ export interface ContainerCreateRequest {
   stdinOnce: boolean;
 }
 
+/** A create whose spec may still be being built. */
+export type PendingCreateRequest = Omit<ContainerCreateRequest, 'spec'> & { spec: OciSpec | Promise<OciSpec> };
+
 /** A container created from CRIU images instead of from its command: it runs as soon as it exists. */
 export interface ContainerRestoreRequest extends ContainerCreateRequest {
   /** CRIU's image files (runc's descriptors.json among them). */
@@ -73,8 +76,13 @@ export interface ExecSyncResult {
  * Callers name containers by ID and nothing else.
  */
 export interface OciRuntime {
-  /** Creates the container from `spec` under a new monitor; resolves with its init's PID on the node. */
-  create(req: ContainerCreateRequest): Promise<number>;
+  /**
+   * Creates the container from `spec` under a new monitor; resolves with its init's PID on the
+   * node. The spec may still be in the making: the monitor starts at once and the container is
+   * created when the spec is there, so the monitor's start-up overlaps the caller's work. A
+   * spec that fails leaves nothing behind and fails the create with its error.
+   */
+  create(req: PendingCreateRequest): Promise<number>;
   start(id: string): Promise<void>;
   /** Sends a signal to the container's init; a container already gone is not an error. */
   kill(id: string, signal: string): Promise<void>;

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors/index.js';
 import { mountOverlay, mountPoints, unmount } from '../mount/index.js';
@@ -62,12 +62,15 @@ export class ContainerRootfsManager {
     const upperDir = this.upperDirOf(request.containerId);
     const workDir = join(dir, 'work');
     const mountPoint = request.mountPoint ?? join(dir, 'merged');
-    await mkdir(upperDir, { recursive: true, mode: 0o755 });
-    await mkdir(workDir, { recursive: true, mode: 0o700 });
-    await mkdir(mountPoint, { recursive: true, mode: 0o755 });
+    // Three directories and a small file on the node's own disk, on the way of every create:
+    // made synchronously, as each trip through the thread pool costs more than the call
+    // (and several times more when the node is busy).
+    mkdirSync(upperDir, { recursive: true, mode: 0o755 });
+    mkdirSync(workDir, { recursive: true, mode: 0o700 });
+    mkdirSync(mountPoint, { recursive: true, mode: 0o755 });
     const record: RootfsRecord = { layers: request.layers, mountPoint };
     // Written before mounting: it is what keeps the layers from garbage collection.
-    await writeFile(join(dir, 'rootfs.json'), JSON.stringify(record));
+    writeFileSync(join(dir, 'rootfs.json'), JSON.stringify(record));
     try {
       if (request.prepareUpper) await request.prepareUpper(upperDir);
       await this.mount(request.containerId, record);

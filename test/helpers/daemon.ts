@@ -67,6 +67,8 @@ export class TestDaemon {
     ensureNativeHelper('pty-exec');
     // and its mounts go through this one (mount(8) when it is missing).
     ensureNativeHelper('mount-helper');
+    // and it starts programs (runc, conmon, CNI plugins) through this one (itself when it is missing).
+    ensureNativeHelper('spawn-helper');
     const dirs = options.dirs ?? makeTestDirs();
     const child = spawn(process.execPath, daemonArgs(dirs, options), { stdio: ['ignore', 'ignore', 'pipe'], ...(options.env ? { env: { ...process.env, ...options.env } } : {}) });
     const client = new CriClient(dirs.socket);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { FailedPreconditionError, NotFoundError } from '../../lib/errors/index.js';
 import type { ContainerRuntimes } from '../../lib/container/index.js';
 import { seededRandom } from './random.js';
-import type { Attachment, CheckpointRequest, CheckpointSupport, ContainerCreateRequest, ContainerRestoreRequest, ExecProcess, ExecSyncRequest, ExecSyncResult, ExitStatus, HandlerPolicy, OciRuntime, OciSpec, RuntimeState } from '../../lib/oci/index.js';
+import type { Attachment, CheckpointRequest, CheckpointSupport, ContainerRestoreRequest, ExecProcess, ExecSyncRequest, ExecSyncResult, ExitStatus, HandlerPolicy, OciRuntime, OciSpec, PendingCreateRequest, RuntimeState } from '../../lib/oci/index.js';
 
 interface FakeContainer {
   spec: OciSpec;
@@ -42,11 +42,12 @@ export class FakeOciRuntime implements OciRuntime {
     this.containers.set(id, { spec, pid: this.nextPid++, status: 'running' });
   }
 
-  async create(req: ContainerCreateRequest): Promise<number> {
+  async create(req: PendingCreateRequest): Promise<number> {
     this.calls.push(`create:${req.id}`);
+    const spec = await req.spec;
     await this.delay();
     const pid = this.nextPid++;
-    this.containers.set(req.id, { spec: req.spec, pid, status: 'created' });
+    this.containers.set(req.id, { spec, pid, status: 'created' });
     return pid;
   }
 

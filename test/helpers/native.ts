@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { bundlesDir } from '../../lib/container/defaults.js';
 
 /** A helper of native/ that `make` builds; built here too when a test run skipped make. */
-export function ensureNativeHelper(name: 'idmap-mount' | 'pty-exec' | 'mount-helper'): string {
+export function ensureNativeHelper(name: 'idmap-mount' | 'pty-exec' | 'mount-helper' | 'spawn-helper'): string {
   const repo = dirname(bundlesDir());
   const binary = join(repo, 'native', name);
   if (existsSync(binary)) return binary;

@@ -152,3 +152,37 @@ test('update changes a running container\'s resources and kill/state/delete mana
   assert.deepEqual(readdirSync(paths.socketDir).filter((f) => f === 'upd'), [], 'the attach socket link went with the container');
   await rt.delete('upd');
 });
+
+test('a create whose spec fails to be made kills the conmon waiting for it and leaves neither a container nor the log file it opened', async () => {
+  const id = 'specfails';
+  const logPath = join(base, `${id}.log`);
+  created.push(id);
+  let fail!: (err: Error) => void;
+  const pending = rt.create({ id, name: id, spec: new Promise<OciSpec>((_, reject) => { fail = reject; }), logPath, terminal: false, stdin: false, stdinOnce: false });
+  // conmon is up, held at its start pipe, with the log open: then the spec fails.
+  await waitFor(() => existsSync(logPath));
+  fail(new Error('the spec could not be made'));
+  await assert.rejects(pending, /the spec could not be made/);
+  assert.equal(existsSync(logPath), false, 'the empty log conmon opened is left behind');
+  await assert.rejects(rt.state(id), /runtime has no container/);
+  const cmdline = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  assert.deepEqual(descendants(process.pid).filter((pid) => cmdline(pid).includes(id)), [], 'a conmon of the failed create is still running');
+});
+
+test('a create whose spec comes late is created from that spec once it is there', async () => {
+  const id = 'speclate';
+  const logPath = join(base, `${id}.log`);
+  created.push(id);
+  const late = new Promise<OciSpec>((resolve) => setTimeout(() => resolve(spec(['sh', '-c', 'echo from-late-spec'])), 300));
+  const pid = await rt.create({ id, name: id, spec: late, logPath, terminal: false, stdin: false, stdinOnce: false });
+  assert.ok(pid > 0);
+  await rt.start(id);
+  assert.equal((await exitOf(id)).exitCode, 0);
+  assert.match(readFileSync(logPath, 'utf8'), /stdout F from-late-spec/);
+});

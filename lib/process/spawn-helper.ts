@@ -1,0 +1,187 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { installedFile } from '../util/files.js';
+
+/** Bits of a run request (native/spawn-helper.c names them RUN_*). */
+export const RUN = { INPUT: 1, SETSID: 2, SYNC_PIPE: 4, START_PIPE: 8, CAPTURE: 16, OUTPUT_GRACE: 32 } as const;
+
+export interface HelperRun {
+  file: string;
+  args: readonly string[];
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** RUN_* bits. */
+  flags: number;
+  timeoutMs?: number;
+  input?: string | Buffer;
+}
+
+/** How a program run by the helper ended. */
+export type HelperExit =
+  | { kind: 'code'; value: number; timedOut: boolean; stdout: Buffer; stderr: Buffer }
+  | { kind: 'signal'; value: number; timedOut: boolean; stdout: Buffer; stderr: Buffer }
+  /** It could not be started (exec or chdir failed, errno `value`), or the helper died under it. */
+  | { kind: 'error'; value: number; message: string };
+
+/** One program the helper started. */
+export interface HelperProcess {
+  /** Its PID, once the helper has forked it. */
+  readonly pid: Promise<number>;
+  /** The first line it wrote on its sync pipe; empty if it wrote none (RUN.SYNC_PIPE only). */
+  readonly syncLine: Promise<string>;
+  readonly exited: Promise<HelperExit>;
+  /** Lets a program held at its start pipe go on (RUN.START_PIPE). */
+  release(): void;
+  kill(signal: number): void;
+}
+
+interface Pending {
+  pid: (pid: number) => void;
+  sync: (line: string) => void;
+  exited: (exit: HelperExit) => void;
+}
+
+function field(value: string | Buffer): Buffer {
+  const bytes = typeof value === 'string' ? Buffer.from(value) : value;
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(bytes.length, 0);
+  return Buffer.concat([len, bytes]);
+}
+
+function frame(fields: Array<string | Buffer>): Buffer {
+  const body = Buffer.concat(fields.map(field));
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(body.length, 0);
+  return Buffer.concat([len, body]);
+}
+
+function parseFields(body: Buffer): Buffer[] {
+  const fields: Buffer[] = [];
+  let off = 0;
+  while (off + 4 <= body.length) {
+    const len = body.readUInt32LE(off);
+    fields.push(body.subarray(off + 4, off + 4 + len));
+    off += 4 + len;
+  }
+  return fields;
+}
+
+/**
+ * The daemon's one spawn helper (native/spawn-helper), started on the first run and kept. A
+ * fork of the daemon itself copies the page tables of a big process and holds its event loop
+ * until the child has called exec, some milliseconds a program; the helper is small, forks on
+ * its own time, and answers over its pipes. If it dies, the programs it was watching are
+ * failed (they go on, unwatched) and the next run starts a new helper.
+ */
+export class SpawnHelper {
+  private child: ChildProcess | undefined;
+  private readonly pending = new Map<string, Pending>();
+  private buffered: Buffer = Buffer.alloc(0);
+  private seq = 0;
+
+  constructor(readonly path: string) {}
+
+  run(req: HelperRun): HelperProcess {
+    const id = String(++this.seq);
+    const child = this.running();
+    let pid!: (pid: number) => void;
+    let sync!: (line: string) => void;
+    let exited!: (exit: HelperExit) => void;
+    const proc: HelperProcess = {
+      pid: new Promise((resolve) => { pid = resolve; }),
+      syncLine: new Promise((resolve) => { sync = resolve; }),
+      exited: new Promise((resolve) => { exited = resolve; }),
+      release: () => this.send(child, ['release', id]),
+      kill: (signal) => this.send(child, ['kill', id, String(signal)]),
+    };
+    this.pending.set(id, { pid, sync, exited });
+    const env = Object.entries(req.env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
+    this.send(child, ['run', id, String(req.flags), String(req.timeoutMs ?? 0), req.cwd ?? '', req.input ?? '', String(1 + req.args.length), req.file, ...req.args, ...env]);
+    child.ref();
+    return proc;
+  }
+
+  private send(child: ChildProcess, fields: Array<string | Buffer>): void {
+    if (this.child !== child) return;
+    child.stdin!.write(frame(fields));
+  }
+
+  private running(): ChildProcess {
+    if (this.child) return this.child;
+    const child = spawn(this.path, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child = child;
+    this.buffered = Buffer.alloc(0);
+    child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
+    child.stdin!.on('error', (err) => this.fail(child, err));
+    child.on('error', (err) => this.fail(child, err));
+    child.on('exit', (code, signal) => this.fail(child, new Error(`spawn helper exited (${signal ?? code})`)));
+    this.idle(child);
+    return child;
+  }
+
+  /** Without programs to watch the helper must not keep the daemon's event loop alive. */
+  private idle(child: ChildProcess): void {
+    child.unref();
+    (child.stdout as unknown as { unref?: () => void }).unref?.();
+    (child.stdin as unknown as { unref?: () => void }).unref?.();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
+    while (this.buffered.length >= 4) {
+      const len = this.buffered.readUInt32LE(0);
+      if (this.buffered.length < 4 + len) return;
+      const fields = parseFields(this.buffered.subarray(4, 4 + len));
+      this.buffered = this.buffered.subarray(4 + len);
+      this.answer(fields);
+    }
+    if (this.pending.size === 0 && this.child) this.idle(this.child);
+  }
+
+  private answer(fields: Buffer[]): void {
+    const [verb, idField] = fields.map((f) => f.toString());
+    const call = this.pending.get(idField ?? '');
+    if (!call) return;
+    if (verb === 'started') call.pid(Number(fields[2]!.toString()));
+    else if (verb === 'sync') call.sync(fields[2]!.toString());
+    else if (verb === 'exited') {
+      this.pending.delete(idField!);
+      call.pid(-1);
+      call.sync('');
+      const how = fields[2]!.toString();
+      const value = Number(fields[3]!.toString());
+      if (how === 'error') call.exited({ kind: 'error', value, message: fields[6]!.toString() });
+      else call.exited({ kind: how === 'signal' ? 'signal' : 'code', value, timedOut: fields[4]!.toString() === '1', stdout: Buffer.from(fields[5]!), stderr: Buffer.from(fields[6]!) });
+    }
+  }
+
+  private fail(child: ChildProcess, err: Error, killHelper = true): void {
+    if (this.child !== child) return;
+    this.child = undefined;
+    if (killHelper) child.kill('SIGKILL');
+    for (const call of this.pending.values()) {
+      call.pid(-1);
+      call.sync('');
+      call.exited({ kind: 'error', value: 0, message: err.message });
+    }
+    this.pending.clear();
+  }
+
+  /** Ends the helper at the end of its input, on which it kills the programs still held at their start pipe. */
+  close(): void {
+    const child = this.child;
+    if (!child) return;
+    this.fail(child, new Error('spawn helper closed'), false);
+    child.stdin!.end();
+  }
+}
+
+let shared: SpawnHelper | null | undefined;
+
+/** This installation's helper, or undefined when it is not built (child_process.spawn does the work then). */
+export function spawnHelper(): SpawnHelper | undefined {
+  if (shared === undefined) {
+    const path = installedFile('native', 'spawn-helper');
+    shared = path ? new SpawnHelper(path) : null;
+  }
+  return shared ?? undefined;
+}
