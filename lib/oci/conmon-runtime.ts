@@ -157,7 +157,7 @@ export class ConmonRuntime implements OciRuntime {
       if (!(err instanceof CommandFailedError && /does not exist/i.test(err.stderr))) throw err;
     }
     this.processes.delete(id);
-    this.opts.files.remove(id);
+    await this.opts.files.remove(id);
   }
 
   async update(id: string, resources: OciResources): Promise<void> {
