@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { HelperChannel } from '../process/helper-channel.js';
 import { installedFile } from '../util/files.js';
 
 /** MS_* flags of mount(2) this module asks for (linux/mount.h). */
@@ -27,7 +27,6 @@ interface Pending {
 
 const CALL_TIMEOUT_MS = 30_000;
 
-
 /**
  * The daemon's one mount helper process (native/mount-helper), started on the first call and
  * kept: a mount is a round trip over its pipes instead of a fork and exec of mount(8). Calls
@@ -35,11 +34,16 @@ const CALL_TIMEOUT_MS = 30_000;
  * helper, failing the calls waiting on it, and the next call starts a new one.
  */
 export class MountHelper {
-  private child: ChildProcess | undefined;
   private readonly pending: Pending[] = [];
-  private buffered: Buffer = Buffer.alloc(0);
+  private readonly channel: HelperChannel;
 
-  constructor(readonly path: string) {}
+  constructor(readonly path: string) {
+    this.channel = new HelperChannel(path, 'mount helper', {
+      onFrame: (body) => this.answer(body),
+      onFailure: (err) => this.failPending(err),
+      busy: () => this.pending.length > 0,
+    });
+  }
 
   mount(source: string, target: string, fstype: string, flags: number, data: string, cwd = ''): Promise<void> {
     if (Buffer.byteLength(data) > MAX_MOUNT_DATA) {
@@ -53,59 +57,25 @@ export class MountHelper {
   }
 
   private call(fields: string[]): Promise<void> {
-    const payload = Buffer.from(fields.map((f) => `${f}\0`).join(''));
-    const frame = Buffer.alloc(4 + payload.length);
-    frame.writeUInt32LE(payload.length, 0);
-    payload.copy(frame, 4);
-    const child = this.running();
+    const generation = this.channel.running();
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(child, new Error(`mount helper did not answer within ${CALL_TIMEOUT_MS} ms (${fields.slice(0, 3).join(' ')})`)), CALL_TIMEOUT_MS);
+      const timer = setTimeout(() => this.channel.fail(generation, new Error(`mount helper did not answer within ${CALL_TIMEOUT_MS} ms (${fields.slice(0, 3).join(' ')})`)), CALL_TIMEOUT_MS);
       this.pending.push({ resolve, reject, timer });
-      child.ref();
-      child.stdin!.write(frame);
+      this.channel.send(generation, Buffer.from(fields.map((f) => `${f}\0`).join('')));
     });
   }
 
-  private running(): ChildProcess {
-    if (this.child) return this.child;
-    const child = spawn(this.path, [], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.child = child;
-    this.buffered = Buffer.alloc(0);
-    child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
-    child.stdin!.on('error', (err) => this.fail(child, err));
-    child.on('error', (err) => this.fail(child, err));
-    child.on('exit', (code, signal) => this.fail(child, new Error(`mount helper exited (${signal ?? code})`)));
-    this.idle(child);
-    return child;
+  /** Answers come in the order of the calls: an errno (0 for success) and a message. */
+  private answer(body: Buffer): void {
+    const [errno = '', message = ''] = body.toString().split('\0');
+    const call = this.pending.shift();
+    if (!call) return;
+    clearTimeout(call.timer);
+    if (errno === '0') call.resolve();
+    else call.reject(new MountCallError(message, Number(errno)));
   }
 
-  /** Between calls the helper must not keep the daemon's event loop alive. */
-  private idle(child: ChildProcess): void {
-    child.unref();
-    (child.stdout as unknown as { unref?: () => void }).unref?.();
-    (child.stdin as unknown as { unref?: () => void }).unref?.();
-  }
-
-  private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
-    while (this.buffered.length >= 4) {
-      const len = this.buffered.readUInt32LE(0);
-      if (this.buffered.length < 4 + len) return;
-      const [errno = '', message = ''] = this.buffered.subarray(4, 4 + len).toString().split('\0');
-      this.buffered = this.buffered.subarray(4 + len);
-      const call = this.pending.shift();
-      if (!call) continue;
-      clearTimeout(call.timer);
-      if (errno === '0') call.resolve();
-      else call.reject(new MountCallError(message, Number(errno)));
-    }
-    if (this.pending.length === 0 && this.child) this.idle(this.child);
-  }
-
-  private fail(child: ChildProcess, err: Error): void {
-    if (this.child !== child) return;
-    this.child = undefined;
-    child.kill('SIGKILL');
+  private failPending(err: Error): void {
     for (const call of this.pending.splice(0)) {
       clearTimeout(call.timer);
       call.reject(err);
@@ -114,7 +84,7 @@ export class MountHelper {
 
   /** Ends the helper (it also ends by itself when the daemon dies). */
   close(): void {
-    if (this.child) this.fail(this.child, new Error('mount helper closed'));
+    this.channel.close(new Error('mount helper closed'));
   }
 }
 

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { installedFile } from '../util/files.js';
+import { HelperChannel, type HelperGeneration } from './helper-channel.js';
 
 /** Bits of a run request (native/spawn-helper.c names them RUN_*). */
 export const RUN = { INPUT: 1, SETSID: 2, SYNC_PIPE: 4, START_PIPE: 8, CAPTURE: 16, OUTPUT_GRACE: 32 } as const;
@@ -47,13 +47,6 @@ function field(value: string | Buffer): Buffer {
   return Buffer.concat([len, bytes]);
 }
 
-function frame(fields: Array<string | Buffer>): Buffer {
-  const body = Buffer.concat(fields.map(field));
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(body.length, 0);
-  return Buffer.concat([len, body]);
-}
-
 function parseFields(body: Buffer): Buffer[] {
   const fields: Buffer[] = [];
   let off = 0;
@@ -73,16 +66,21 @@ function parseFields(body: Buffer): Buffer[] {
  * failed (they go on, unwatched) and the next run starts a new helper.
  */
 export class SpawnHelper {
-  private child: ChildProcess | undefined;
   private readonly pending = new Map<string, Pending>();
-  private buffered: Buffer = Buffer.alloc(0);
+  private readonly channel: HelperChannel;
   private seq = 0;
 
-  constructor(readonly path: string) {}
+  constructor(readonly path: string) {
+    this.channel = new HelperChannel(path, 'spawn helper', {
+      onFrame: (frame) => this.answer(parseFields(frame)),
+      onFailure: (err) => this.failPending(err),
+      busy: () => this.pending.size > 0,
+    });
+  }
 
   run(req: HelperRun): HelperProcess {
     const id = String(++this.seq);
-    const child = this.running();
+    const generation = this.channel.running();
     let pid!: (pid: number) => void;
     let sync!: (line: string) => void;
     let exited!: (exit: HelperExit) => void;
@@ -90,51 +88,17 @@ export class SpawnHelper {
       pid: new Promise((resolve) => { pid = resolve; }),
       syncLine: new Promise((resolve) => { sync = resolve; }),
       exited: new Promise((resolve) => { exited = resolve; }),
-      release: () => this.send(child, ['release', id]),
-      kill: (signal) => this.send(child, ['kill', id, String(signal)]),
+      release: () => this.send(generation, ['release', id]),
+      kill: (signal) => this.send(generation, ['kill', id, String(signal)]),
     };
     this.pending.set(id, { pid, sync, exited });
     const env = Object.entries(req.env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
-    this.send(child, ['run', id, String(req.flags), String(req.timeoutMs ?? 0), req.cwd ?? '', req.input ?? '', String(1 + req.args.length), req.file, ...req.args, ...env]);
-    child.ref();
+    this.send(generation, ['run', id, String(req.flags), String(req.timeoutMs ?? 0), req.cwd ?? '', req.input ?? '', String(1 + req.args.length), req.file, ...req.args, ...env]);
     return proc;
   }
 
-  private send(child: ChildProcess, fields: Array<string | Buffer>): void {
-    if (this.child !== child) return;
-    child.stdin!.write(frame(fields));
-  }
-
-  private running(): ChildProcess {
-    if (this.child) return this.child;
-    const child = spawn(this.path, [], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.child = child;
-    this.buffered = Buffer.alloc(0);
-    child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
-    child.stdin!.on('error', (err) => this.fail(child, err));
-    child.on('error', (err) => this.fail(child, err));
-    child.on('exit', (code, signal) => this.fail(child, new Error(`spawn helper exited (${signal ?? code})`)));
-    this.idle(child);
-    return child;
-  }
-
-  /** Without programs to watch the helper must not keep the daemon's event loop alive. */
-  private idle(child: ChildProcess): void {
-    child.unref();
-    (child.stdout as unknown as { unref?: () => void }).unref?.();
-    (child.stdin as unknown as { unref?: () => void }).unref?.();
-  }
-
-  private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
-    while (this.buffered.length >= 4) {
-      const len = this.buffered.readUInt32LE(0);
-      if (this.buffered.length < 4 + len) return;
-      const fields = parseFields(this.buffered.subarray(4, 4 + len));
-      this.buffered = this.buffered.subarray(4 + len);
-      this.answer(fields);
-    }
-    if (this.pending.size === 0 && this.child) this.idle(this.child);
+  private send(generation: HelperGeneration, fields: Array<string | Buffer>): void {
+    this.channel.send(generation, Buffer.concat(fields.map(field)));
   }
 
   private answer(fields: Buffer[]): void {
@@ -154,10 +118,7 @@ export class SpawnHelper {
     }
   }
 
-  private fail(child: ChildProcess, err: Error, killHelper = true): void {
-    if (this.child !== child) return;
-    this.child = undefined;
-    if (killHelper) child.kill('SIGKILL');
+  private failPending(err: Error): void {
     for (const call of this.pending.values()) {
       call.pid(-1);
       call.sync('');
@@ -168,10 +129,7 @@ export class SpawnHelper {
 
   /** Ends the helper at the end of its input, on which it kills the programs still held at their start pipe. */
   close(): void {
-    const child = this.child;
-    if (!child) return;
-    this.fail(child, new Error('spawn helper closed'), false);
-    child.stdin!.end();
+    this.channel.close(new Error('spawn helper closed'), false);
   }
 }
 
