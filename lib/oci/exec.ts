@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -110,7 +111,7 @@ export class ExecProcess {
     await this.outputRead();
     this.finished = true;
     const started = existsSync(this.pidFile);
-    rmSync(this.launch.dir, { recursive: true, force: true });
+    await rm(this.launch.dir, { recursive: true, force: true });
     if ('error' in ended) return ended;
     if (ended.code === null) return { exitCode: 128 + (ended.signal ? (osConstants.signals[ended.signal] ?? 9) : 9) };
     return { exitCode: started ? ended.code : startFailureCode(ended.code, this.outputTail) };
