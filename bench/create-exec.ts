@@ -1,7 +1,8 @@
 /**
  * The per-container paths against runc itself, rounds alternated so the machine's noise falls
  * on both alike: CreateContainer+StartContainer next to `runc create` + `runc start` of the
- * daemon's own config.json on a plain busybox rootfs, and one ExecSync of `true` next to one
+ * daemon's own config.json on a plain busybox rootfs (and the same create run by conmon, the
+ * share of the floor that conmon costs), and one ExecSync of `true` next to one
  * `runc exec` of the same process spec in the same container.
  */
 import { writeFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import type { OciSpec } from '../lib/oci/index.js';
 import { compare, metric, percentile, timeMs } from './report.js';
 import { RuncCreateStartFloor, runc } from './runc-floor.js';
 
-const CREATE_ROUNDS = 30;
+const CREATE_ROUNDS = 50;
 const EXEC_ROUNDS = 100;
 
 export async function run(): Promise<void> {
@@ -22,18 +23,24 @@ export async function run(): Promise<void> {
     const first = await fx.run(pod, 'bench', { metadata: { name: 'template' } });
     const template = JSON.parse((await fx.client.runtime('ContainerStatus', { container_id: first, verbose: true })).info!.info!).runtimeSpec as OciSpec;
     const floor = new RuncCreateStartFloor(floorDir, template, fx.cgroupRoot);
+    const conmonFloor = new RuncCreateStartFloor(join(fx.dirs.base, 'conmon-floor'), template, fx.cgroupRoot, '/usr/bin/conmon');
 
     const created: number[] = [];
     const floorCreated: number[] = [];
+    const conmonCreated: number[] = [];
     for (let i = 0; i < CREATE_ROUNDS; i++) {
       const [ms, id] = await timeMs(() => fx.run(pod, 'bench', { metadata: { name: `s${i}` } }));
       created.push(ms);
       await fx.client.runtime('StopContainer', { container_id: id, timeout: 0 });
       await fx.client.runtime('RemoveContainer', { container_id: id });
       floorCreated.push(await floor.sample());
+      conmonCreated.push(await conmonFloor.sample());
     }
     compare('create_start_p50', percentile(created, 50), percentile(floorCreated, 50), 'ms');
     compare('create_start_p90', percentile(created, 90), percentile(floorCreated, 90), 'ms');
+    // What conmon alone adds to raw runc, and runcri's create+start beside runc through conmon.
+    compare('conmon_create_start_p50', percentile(conmonCreated, 50), percentile(floorCreated, 50), 'ms');
+    metric('create_start_p50_to_conmon_floor_ratio', percentile(created, 50) / percentile(conmonCreated, 50), 'x');
     metric('create_start_goal_ratio', 1.25, 'x');
 
     const processFile = join(floorDir, 'exec-process.json');

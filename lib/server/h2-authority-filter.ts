@@ -625,6 +625,16 @@ class AuthorityFilterStream extends Duplex {
     else this.pendingWrite = callback;
   }
 
+  /**
+   * The frames of one flush of the HTTP/2 session (a response's HEADERS, DATA and trailers)
+   * go out in one write: one after another they cost a system call and a wakeup each.
+   */
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (err?: Error | null) => void): void {
+    const data = chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk));
+    if (this.socket.write(data)) callback();
+    else this.pendingWrite = callback;
+  }
+
   override _final(callback: (err?: Error | null) => void): void {
     this.socket.end();
     callback();

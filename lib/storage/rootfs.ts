@@ -73,6 +73,8 @@ export class ContainerRootfsManager {
     writeFileSync(join(dir, 'rootfs.json'), JSON.stringify(record));
     try {
       if (request.prepareUpper) await request.prepareUpper(upperDir);
+      // The mount point was made just now for a new ID: nothing can be mounted there yet, so
+      // the mount table (long on a busy node) is not read.
       await this.mount(request.containerId, record);
     } catch (err) {
       await this.layers.removeTree(dir);
@@ -82,7 +84,6 @@ export class ContainerRootfsManager {
   }
 
   private async mount(containerId: string, record: RootfsRecord): Promise<void> {
-    if (mountPoints().has(record.mountPoint)) return;
     // overlay wants the top layer first.
     const lower = record.layers.length > 0 ? this.layers.lowerDirs([...record.layers].reverse()).join(':') : this.emptyLower;
     const rel = `containers/${containerId}`;
@@ -113,7 +114,7 @@ export class ContainerRootfsManager {
     const record = this.readRecord(containerId);
     if (!record) return undefined;
     await mkdir(record.mountPoint, { recursive: true });
-    await this.mount(containerId, record);
+    if (!mountPoints().has(record.mountPoint)) await this.mount(containerId, record);
     const dir = this.dirOf(containerId);
     return { rootfs: record.mountPoint, upperDir: join(dir, 'upper'), workDir: join(dir, 'work') };
   }
