@@ -7,6 +7,7 @@ import { acquireRootLock, restrictRootDir, StateStore, type RootLock } from '../
 import { createCriServer, eventSnapshotter, listenOnSocket, type CriServer, type SocketListener } from '../server/index.js';
 import { Paths } from '../paths/index.js';
 import { packageVersion } from './version.js';
+import { removeUnrecorded } from './unrecorded.js';
 import { CgroupManager, hostCgroupLayout } from '../cgroups/index.js';
 import { CniNetwork, SandboxService } from '../sandbox/index.js';
 import { ImageService } from '../image/index.js';
@@ -109,6 +110,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     await services.pods.recover();
     phase('pods');
     await services.containers.recover();
+    await removeUnrecorded(services, paths, log);
     phase('containers');
     const metricsEndpoint = prometheus ? await startMetricsEndpoint(prometheus.registry, config.metrics.address, config.metrics.port, log) : undefined;
     server.setReady();

@@ -38,9 +38,14 @@ export class Paths {
     return join(this.root, 'state.db');
   }
 
+  /** Where the containers' own directories are. */
+  get containersDir(): string {
+    return join(this.root, 'containers');
+  }
+
   /** A container's own directory under `root`; conmon persists its exit and oom files here. */
   containerDir(id: string): string {
-    return join(this.root, 'containers', id);
+    return join(this.containersDir, id);
   }
 
   /** Where a container's checkpoint is assembled before it becomes an archive. */

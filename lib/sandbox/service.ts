@@ -184,6 +184,9 @@ export class SandboxService {
       const started = performance.now();
       try {
         this.table.put(pod);
+        // On disk before the network and namespaces exist: a power loss leaves no pod (and
+        // no IP lease) that no record names.
+        await this.deps.store.durable();
         await this.steps.setUp(pod, plan, timings);
         failpoint('sandbox.run.before-ready');
       } catch (err) {

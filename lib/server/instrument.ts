@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { isRuntimeError, messageOf } from '../errors/index.js';
+import { InternalError, isRuntimeError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Services } from '../daemon/services.js';
 import type { CallContext, StreamHandler, UnaryHandler } from './context.js';
@@ -105,12 +105,20 @@ export function instrumentUnary<Req, Res>(name: string, handler: UnaryHandler<Re
     } catch (err) {
       pending = Promise.reject(err);
     }
+    // What the call changed is on disk before it answers, whether it succeeded or not (a
+    // failed call may have recorded its undoing).
+    const answerWhenDurable = (answer: () => void): void => {
+      inst.services.store.durable().then(answer, (err: unknown) => {
+        const serviceError = toServiceError(new InternalError(`the state change could not be written to disk: ${messageOf(err)}`));
+        finish(serviceError, true);
+      });
+    };
     pending.then(
-      (response) => finish(null, false, response),
+      (response) => answerWhenDurable(() => finish(null, false, response)),
       (err: unknown) => {
         const serviceError = toServiceError(err);
         if (serviceError.unexpected && err instanceof Error) serviceError.stack = err.stack;
-        finish(serviceError, serviceError.unexpected);
+        answerWhenDurable(() => finish(serviceError, serviceError.unexpected));
       },
     );
   };

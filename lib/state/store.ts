@@ -1,11 +1,13 @@
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, constants, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { GroupSync, fileSyncer } from './group-sync.js';
 
 /**
  * Durable records of pods, containers and images. Each record is one JSON row, written in
- * its own transaction before the RPC that changed it answers; the services keep the
- * in-memory indexes that every List/Status call reads, and read this only once, at start.
+ * its own transaction; the RPC that changed it answers once `durable()` says it is on disk.
+ * The services keep the in-memory indexes that every List/Status call reads, and read this
+ * only once, at start.
  */
 
 /** Migrations in order; the database's user_version says how many have run. */
@@ -29,7 +31,7 @@ export class RecordTable<T extends StoredRecord> {
   private readonly selectAll: Database.Statement;
   private readonly selectOne: Database.Statement;
 
-  constructor(db: Database.Database, readonly name: TableName, private readonly extraColumn?: { name: string; of: (r: T) => string }) {
+  constructor(db: Database.Database, readonly name: TableName, private readonly commits: GroupSync, private readonly extraColumn?: { name: string; of: (r: T) => string }) {
     const cols = extraColumn ? `id, ${extraColumn.name}, record` : 'id, record';
     const params = extraColumn ? '@id, @extra, @record' : '@id, @record';
     this.upsert = db.prepare(`INSERT INTO ${name} (${cols}) VALUES (${params}) ON CONFLICT(id) DO UPDATE SET record = excluded.record`);
@@ -42,10 +44,12 @@ export class RecordTable<T extends StoredRecord> {
     const row: Record<string, string> = { id: record.id, record: JSON.stringify(record) };
     if (this.extraColumn) row.extra = this.extraColumn.of(record);
     this.upsert.run(row);
+    this.commits.noteCommit();
   }
 
   delete(id: string): void {
     this.remove.run(id);
+    this.commits.noteCommit();
   }
 
   get(id: string): T | undefined {
@@ -65,10 +69,15 @@ export class StateStore {
   private readonly getSetting: Database.Statement;
   private readonly putSetting: Database.Statement;
 
-  private constructor(private readonly db: Database.Database) {
-    this.pods = new RecordTable(db, 'pods');
-    this.containers = new RecordTable(db, 'containers', { name: 'pod_id', of: (r) => r.podId });
-    this.images = new RecordTable(db, 'images');
+  private readonly wal: ReturnType<typeof fileSyncer>;
+  private readonly commits: GroupSync;
+
+  private constructor(private readonly db: Database.Database, path: string) {
+    this.wal = fileSyncer(`${path}-wal`);
+    this.commits = new GroupSync(this.wal.sync);
+    this.pods = new RecordTable(db, 'pods', this.commits);
+    this.containers = new RecordTable(db, 'containers', this.commits, { name: 'pod_id', of: (r) => r.podId });
+    this.images = new RecordTable(db, 'images', this.commits);
     this.getSetting = db.prepare('SELECT value FROM settings WHERE key = ?');
     this.putSetting = db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
   }
@@ -78,13 +87,13 @@ export class StateStore {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     makeDatabaseFilesPrivate(path);
     const db = new Database(path);
-    // WAL with synchronous=NORMAL survives a killed process (not a power loss) without
-    // an fsync per commit; FULL makes every acknowledged change survive power loss too.
+    // WAL with synchronous=NORMAL survives a killed process (not a power loss) without an
+    // fsync per commit; `durable()` syncs the WAL, for every commit so far, before an answer.
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     migrate(db);
-    return new StateStore(db);
+    return new StateStore(db, path);
   }
 
   /** Typed views of the generic tables, for the module that owns each kind of record. */
@@ -98,6 +107,16 @@ export class StateStore {
 
   setSetting(key: string, value: string): void {
     this.putSetting.run(key, value);
+    this.commits.noteCommit();
+  }
+
+  /**
+   * Resolves once every change committed so far is on disk (it survives a power loss too).
+   * Every RPC awaits it before it answers; a step that must not outlive its record on disk
+   * (a root filesystem, a pod's network) awaits it before it starts.
+   */
+  durable(): Promise<void> {
+    return this.commits.durable();
   }
 
   /** Runs `fn` as one transaction: every write inside it lands, or none does. */
@@ -106,6 +125,7 @@ export class StateStore {
   }
 
   close(): void {
+    this.wal.close();
     this.db.close();
   }
 }

@@ -65,6 +65,11 @@ export class Storage {
     return this.layers.removeTree(path);
   }
 
+  /** The IDs that have a root filesystem (containers, and pods with an infra container). */
+  rootfsOwners(): Promise<string[]> {
+    return this.rootfs.owners();
+  }
+
   /** Unmounts and deletes the container's root filesystem; idempotent. */
   removeContainerRootfs(containerId: string): Promise<void> {
     return this.rootfs.remove(containerId);

@@ -133,6 +133,11 @@ export class ContainerRootfsManager {
     await this.layers.removeTree(dir);
   }
 
+  /** The IDs (of containers and pods' infra containers) that have a root filesystem here. */
+  async owners(): Promise<string[]> {
+    return readdir(this.containersDir).catch(() => [] as string[]);
+  }
+
   /** Chain IDs the root filesystems of existing containers use; garbage collection keeps them. */
   async layersInUse(): Promise<Set<string>> {
     const used = new Set<string>();

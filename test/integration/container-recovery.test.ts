@@ -1,6 +1,7 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { expectCode } from '../helpers/cri-client.js';
@@ -62,5 +63,29 @@ it('a container exiting while the daemon restarts is noticed without a status ca
   fx.daemon = await TestDaemon.start({ dirs: fx.dirs });
   const s = await fx.waitExited(id, 5000);
   assert.equal(s.exit_code, 4);
+  await fx.removePod(pod.id);
+});
+
+it('at start, a root filesystem and a container directory that no record names are removed; recorded ones stay', async () => {
+  const pod = await fx.runPod();
+  const kept = await fx.run(pod, 'plain', { metadata: { name: 'recorded' } });
+  await fx.daemon.kill();
+  // What a power loss during a CreateContainer can leave: the directories, but not the record.
+  const stray = 'f'.repeat(64);
+  const strayRootfs = join(fx.dirs.root, 'overlay', 'containers', stray);
+  for (const d of ['upper/etc', 'work', 'merged']) mkdirSync(join(strayRootfs, d), { recursive: true });
+  writeFileSync(join(strayRootfs, 'rootfs.json'), JSON.stringify({ layers: [], mountPoint: join(strayRootfs, 'merged') }));
+  writeFileSync(join(strayRootfs, 'upper', 'etc', 'written'), 'x');
+  const strayDir = join(fx.dirs.root, 'containers', stray);
+  mkdirSync(strayDir, { recursive: true });
+  writeFileSync(join(strayDir, 'stray.log'), 'x');
+
+  fx.daemon = await TestDaemon.start({ dirs: fx.dirs });
+  assert.ok(!existsSync(strayRootfs), 'the unrecorded root filesystem is gone');
+  assert.ok(!existsSync(strayDir), 'the unrecorded container directory is gone');
+  assert.ok(existsSync(join(fx.dirs.root, 'overlay', 'containers', kept)), 'a recorded container keeps its root filesystem');
+  assert.equal((await fx.client.runtime('PodSandboxStatus', { pod_sandbox_id: pod.id })).status!.state, 'SANDBOX_READY');
+  assert.equal((await fx.status(kept)).state, 'CONTAINER_RUNNING');
+  assert.equal((await fx.exec(kept, ['echo', 'ok'])).stdout, 'ok\n');
   await fx.removePod(pod.id);
 });

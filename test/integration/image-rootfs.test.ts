@@ -85,8 +85,9 @@ describe('container root filesystems over pulled layers', () => {
   });
 
   it('keeps layers a container root filesystem uses when the image is removed', async () => {
-    await storage.createContainerRootfs({ containerId: 'keeper', layers: chain.slice(0, 2) });
     const daemon = await TestDaemon.start({ dirs });
+    // Made after the daemon started: at start it removes root filesystems no record names.
+    await storage.createContainerRootfs({ containerId: 'keeper', layers: chain.slice(0, 2) });
     try {
       await daemon.client.image('RemoveImage', { image: { image: `${registry.host}/test/deep:v1` } });
       const left = readdirSync(join(dirs.root, 'overlay', 'layers')).sort();
