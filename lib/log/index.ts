@@ -1,4 +1,5 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { StderrSink } from './stderr-sink.js';
 
 export type { Logger };
 
@@ -10,7 +11,9 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * `logger.child({ pod: id })` so every line of an operation carries it.
  */
 export function createLogger(level: LogLevel = 'info'): Logger {
-  return pino({ level: level as LevelWithSilent, base: { name: 'runcri' } }, pino.destination({ fd: 2, sync: false }));
+  // Not pino.destination: its exit flush retries a write that failed with EPIPE forever, so a
+  // daemon whose log reader had gone could hang on its way out.
+  return pino({ level: level as LevelWithSilent, base: { name: 'runcri' } }, new StderrSink());
 }
 
 /** A logger that drops everything: for unit tests and tools that must stay quiet. */

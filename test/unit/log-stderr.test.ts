@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const logModule = fileURLToPath(new URL('../../lib/log/index.js', import.meta.url));
+
+/** Runs `body` in a child whose stderr is a pipe; resolves with its stderr and exit code. */
+function runWithLogger(body: string, options: { closeStderrFirst?: boolean } = {}): Promise<{ code: number | null; stderr: string; timedOut: boolean }> {
+  const dir = mkdtempSync(join(tmpdir(), 'runcri-log-'));
+  const script = join(dir, 'child.mjs');
+  writeFileSync(script, `import { createLogger } from ${JSON.stringify(logModule)};\nconst log = createLogger('info');\n${body}\n`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    if (options.closeStderrFirst) child.stderr!.destroy();
+    else child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, 10_000);
+    // The child starts logging once its stdin closes: by then its stderr reader may be gone.
+    child.stdin!.end();
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+      resolve({ code, stderr, timedOut });
+    });
+  });
+}
+
+const WAIT_FOR_STDIN_END = "await new Promise((r) => { process.stdin.resume(); process.stdin.on('end', r); });";
+
+test('every line logged before exit reaches stderr, in order', async () => {
+  const { code, stderr, timedOut } = await runWithLogger(`${WAIT_FOR_STDIN_END}\nfor (let i = 0; i < 500; i++) log.info({ i }, 'line');\nprocess.exit(0);`);
+  assert.equal(timedOut, false);
+  assert.equal(code, 0);
+  const numbers = stderr.trim().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
+  assert.deepEqual(numbers, Array.from({ length: 500 }, (_, i) => i));
+});
+
+test('a process whose stderr reader is gone still exits, with lines queued at exit', async () => {
+  // Lines still queued when the process exits are written synchronously; with nobody reading,
+  // each write fails (EPIPE) and must not be retried forever.
+  const { code, timedOut } = await runWithLogger(`${WAIT_FOR_STDIN_END}\nawait new Promise((r) => setTimeout(r, 100));\nfor (let i = 0; i < 50; i++) log.info({ i }, 'line');\nprocess.exit(0);`, { closeStderrFirst: true });
+  assert.equal(timedOut, false, 'the process hung writing to a pipe nobody reads');
+  assert.equal(code, 0);
+});
+
+test('a process whose stderr reader is gone keeps running and logging', async () => {
+  const { code, timedOut } = await runWithLogger(`${WAIT_FOR_STDIN_END}\nawait new Promise((r) => setTimeout(r, 100));\nfor (let round = 0; round < 5; round++) { log.info({ round }, 'line'); await new Promise((r) => setTimeout(r, 20)); }\nprocess.exit(3);`, { closeStderrFirst: true });
+  assert.equal(timedOut, false);
+  assert.equal(code, 3, 'it ran to its own end');
+});
