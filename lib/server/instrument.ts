@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { InternalError, isRuntimeError, messageOf } from '../errors/index.js';
+import { CancelledError, InternalError, isRuntimeError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Services } from '../daemon/services.js';
 import type { CallContext, StreamHandler, UnaryHandler } from './context.js';
@@ -61,7 +61,9 @@ export interface Instrumentation {
 
 function callSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): AbortController {
   const controller = new AbortController();
-  call.on('cancelled', () => controller.abort(new Error('call cancelled by the client')));
+  // A CancelledError: what the work under way throws once it notices is answered CANCELLED
+  // and logged as the client's doing, not as a failure of the daemon.
+  call.on('cancelled', () => controller.abort(new CancelledError('call cancelled by the client')));
   return controller;
 }
 

@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { TestDaemon, makeTestDirs, removeTestDirs } from '../helpers/daemon.js';
+import { TestDaemon, makeTestDirs, readDaemonLog, removeTestDirs } from '../helpers/daemon.js';
 import { expectCode } from '../helpers/cri-client.js';
 import { ControlledFront, TestRegistry } from '../helpers/registry.js';
 import { buildImage, makeLayer, pushImage, type BuiltImage, type LayerBlob } from '../helpers/oci-image.js';
@@ -107,6 +107,20 @@ describe('pull deduplication, stalls, cancellation and crashes', () => {
       assert.equal(res.image_ref, imageA.config.digest);
       const status = await daemon.client.runtime('Version', {});
       assert.ok(status.runtime_name);
+    } finally {
+      front.behaviour = {};
+      await daemon.destroy();
+    }
+  });
+
+  it('a pull its client gives up on is logged as cancelled, not as a failure of the daemon', async () => {
+    const daemon = await TestDaemon.start();
+    try {
+      front.behaviour = { bytesPerSecond: 1024 * 1024 };
+      await expectCode(daemon.client.image('PullImage', { image: { image: `${front.host}/test/a:v1` } }, { deadlineMs: 700 }), grpc.status.DEADLINE_EXCEEDED);
+      const pullLines = () => readDaemonLog(daemon).map((l) => JSON.parse(l) as { rpc?: string; msg?: string; code?: string }).filter((l) => l.rpc === 'PullImage' && l.msg?.startsWith('rpc failed'));
+      for (let waited = 0; pullLines().length === 0 && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(pullLines().map((l) => [l.msg, l.code]), [['rpc failed', 'CANCELLED']]);
     } finally {
       front.behaviour = {};
       await daemon.destroy();
