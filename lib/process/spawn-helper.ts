@@ -102,7 +102,9 @@ export class SpawnHelper {
   }
 
   private answer(fields: Buffer[]): void {
-    const [verb, idField] = fields.map((f) => f.toString());
+    // Only the verb and the ID as text: an exit's fields carry the program's whole output.
+    const verb = fields[0]?.toString();
+    const idField = fields[1]?.toString();
     const call = this.pending.get(idField ?? '');
     if (!call) return;
     if (verb === 'started') call.pid(Number(fields[2]!.toString()));
