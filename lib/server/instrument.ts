@@ -59,12 +59,19 @@ export interface Instrumentation {
   inflight: { count: number };
 }
 
-function callSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): AbortController {
+interface CallSignal {
+  signal: AbortSignal;
+  /** Stops listening once the call is answered: grpc-js also reports the close of a stream it already answered as a cancellation. */
+  release: () => void;
+}
+
+function callSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): CallSignal {
   const controller = new AbortController();
   // A CancelledError: what the work under way throws once it notices is answered CANCELLED
   // and logged as the client's doing, not as a failure of the daemon.
-  call.on('cancelled', () => controller.abort(new CancelledError('call cancelled by the client')));
-  return controller;
+  const onCancelled = () => controller.abort(new CancelledError('call cancelled by the client'));
+  call.once('cancelled', onCancelled);
+  return { signal: controller.signal, release: () => call.removeListener('cancelled', onCancelled) };
 }
 
 /**
@@ -76,7 +83,9 @@ export function instrumentUnary<Req, Res>(name: string, handler: UnaryHandler<Re
   return (call, callback) => {
     const started = process.hrtime.bigint();
     const log = inst.log.child({ rpc: name, ...idsOf(call.request) });
+    let release = (): void => undefined;
     const finish = (err: grpc.ServiceError | null, unexpected: boolean, response?: Res) => {
+      release();
       inst.inflight.count--;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const code = err ? err.code : grpc.status.OK;
@@ -99,8 +108,9 @@ export function instrumentUnary<Req, Res>(name: string, handler: UnaryHandler<Re
       finish(refused, false);
       return;
     }
-    const controller = callSignal(call);
-    const ctx: CallContext = { services: inst.services, signal: controller.signal, log };
+    const cancellation = callSignal(call);
+    release = cancellation.release;
+    const ctx: CallContext = { services: inst.services, signal: cancellation.signal, log };
     let pending: Promise<Res>;
     try {
       pending = Promise.resolve(handler(call.request, ctx));
@@ -139,8 +149,8 @@ export function instrumentStream<Req, Res>(name: string, handler: StreamHandler<
       call.emit('error', refused);
       return;
     }
-    const controller = callSignal(call);
-    const ctx: CallContext = { services: inst.services, signal: controller.signal, log };
+    const cancellation = callSignal(call);
+    const ctx: CallContext = { services: inst.services, signal: cancellation.signal, log };
     const send = (message: Res): boolean => call.write(message);
     const drained = () => new Promise<void>((resolve) => call.once('drain', resolve));
     inst.inflight.count++;
@@ -156,6 +166,7 @@ export function instrumentStream<Req, Res>(name: string, handler: StreamHandler<
         },
       )
       .finally(() => {
+        cancellation.release();
         inst.inflight.count--;
         log.debug('stream closed');
       });

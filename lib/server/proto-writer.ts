@@ -8,7 +8,6 @@
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_LENGTH_DELIMITED = 2;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const UINT64_LIMIT = 1n << 64n;
 
 export function varintSize(value: number): number {
@@ -24,6 +23,7 @@ export class ProtoWriter {
   private buf: Buffer;
   private pos = 0;
   private readonly starts: number[] = [];
+  private readonly halves = new DataView(new ArrayBuffer(8));
 
   constructor(initialBytes = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(initialBytes);
@@ -52,15 +52,16 @@ export class ProtoWriter {
     this.buf[this.pos++] = value;
   }
 
-  /** An unsigned varint of a 64-bit value, in two 32-bit halves (two bigint operations, not one per byte). */
+  /**
+   * An unsigned varint of a 64-bit value, in two 32-bit halves. The halves come through a
+   * DataView: splitting a bigint with `&` and `>>` allocates a bigint per step, and these run
+   * for every counter of every container on every stats call.
+   */
   private varint64(value: bigint): void {
-    if (value <= MAX_SAFE) {
-      this.varint(Number(value));
-      return;
-    }
+    this.halves.setBigUint64(0, value, true);
+    let lo = this.halves.getUint32(0, true);
+    let hi = this.halves.getUint32(4, true);
     this.ensure(10);
-    let lo = Number(value & 0xffff_ffffn);
-    let hi = Number((value >> 32n) & 0xffff_ffffn);
     while (hi > 0 || lo >= 0x80) {
       this.buf[this.pos++] = (lo & 0x7f) | 0x80;
       lo = ((lo >>> 7) | ((hi & 0x7f) << 25)) >>> 0;

@@ -86,8 +86,11 @@ function parseUint(text: string | undefined): bigint | undefined {
 /** `\nKEY `, the needle that finds KEY's line anywhere but the first. */
 const needles = new Map<string, string>();
 
-/** The value on KEY's line of a `key value` file, found without splitting the file into lines. */
-function valueOfKey(text: string, key: string): bigint | undefined {
+/**
+ * The value on KEY's line of a `key value` file, found without splitting the file into lines:
+ * memory.stat has dozens of lines, of which the stats use four.
+ */
+export function valueOfKey(text: string, key: string): bigint | undefined {
   let at: number;
   if (text.startsWith(key) && text.charCodeAt(key.length) === 32) {
     at = 0;
@@ -106,21 +109,10 @@ function valueOfKey(text: string, key: string): bigint | undefined {
   return uintAt(text, start, newline < 0 ? text.length : newline);
 }
 
-/**
- * `key value` lines (memory.stat, cpu.stat, memory.events, memory.oom_control); with `wanted`,
- * only those keys (memory.stat has some 70 lines, of which the stats use four), looked up
- * directly.
- */
-export function parseFlatKeyed(text: string | undefined, wanted?: ReadonlySet<string>): Map<string, bigint> {
+/** `key value` lines (memory.stat, cpu.stat, memory.events, memory.oom_control), every line parsed. */
+export function parseFlatKeyed(text: string | undefined): Map<string, bigint> {
   const out = new Map<string, bigint>();
   if (!text) return out;
-  if (wanted) {
-    for (const key of wanted) {
-      const value = valueOfKey(text, key);
-      if (value !== undefined) out.set(key, value);
-    }
-    return out;
-  }
   for (let lineStart = 0; lineStart < text.length;) {
     let lineEnd = text.indexOf('\n', lineStart);
     if (lineEnd < 0) lineEnd = text.length;
@@ -134,8 +126,20 @@ export function parseFlatKeyed(text: string | undefined, wanted?: ReadonlySet<st
   return out;
 }
 
-const V1_MEMORY_STAT_KEYS: ReadonlySet<string> = new Set(['inactive_file', 'rss', 'pgfault', 'pgmajfault'].flatMap((k) => [k, `total_${k}`]));
-const V2_MEMORY_STAT_KEYS: ReadonlySet<string> = new Set(['inactive_file', 'anon', 'pgfault', 'pgmajfault']);
+/** memory.stat keys the stats read; v1's `total_` lines include child cgroups (a pod's or container's whole subtree). */
+const STAT_KEYS = ['inactive_file', 'rss', 'anon', 'pgfault', 'pgmajfault'] as const;
+type StatKey = (typeof STAT_KEYS)[number];
+const V1_TOTAL_KEYS = Object.fromEntries(STAT_KEYS.map((k) => [k, `total_${k}`])) as Record<StatKey, string>;
+
+/** A v1 memory.stat counter: its subtree total where the kernel gives one, else the cgroup's own. */
+function v1StatValue(text: string | undefined, key: StatKey): bigint {
+  if (!text) return 0n;
+  return valueOfKey(text, V1_TOTAL_KEYS[key]) ?? valueOfKey(text, key) ?? 0n;
+}
+
+function v2StatValue(text: string | undefined, key: StatKey): bigint {
+  return text ? (valueOfKey(text, key) ?? 0n) : 0n;
+}
 
 /** A v2 limit file: a number, or `max` for none. */
 function parseLimitV2(text: string | undefined): bigint | undefined {
@@ -173,16 +177,14 @@ function readV1(read: ControlFileReader, scope: StatsScope): CgroupStats {
   stats.cpuUsageNs = parseUint(read('cpuacct.usage'));
   const usage = parseUint(read('memory.usage_in_bytes'));
   if (usage !== undefined) {
-    const stat = parseFlatKeyed(read('memory.stat'), V1_MEMORY_STAT_KEYS);
-    // The total_ counters include child cgroups: a pod's or container's whole subtree.
-    const pick = (key: string): bigint => stat.get(`total_${key}`) ?? stat.get(key) ?? 0n;
+    const stat = read('memory.stat');
     const limit = parseLimitV1(read('memory.limit_in_bytes'));
     stats.memory = {
       usageBytes: usage,
-      workingSetBytes: clampSub(usage, pick('inactive_file')),
-      rssBytes: pick('rss'),
-      pageFaults: pick('pgfault'),
-      majorPageFaults: pick('pgmajfault'),
+      workingSetBytes: clampSub(usage, v1StatValue(stat, 'inactive_file')),
+      rssBytes: v1StatValue(stat, 'rss'),
+      pageFaults: v1StatValue(stat, 'pgfault'),
+      majorPageFaults: v1StatValue(stat, 'pgmajfault'),
       limitBytes: limit,
     };
     const memsw = parseUint(read('memory.memsw.usage_in_bytes'));
@@ -206,14 +208,14 @@ function readV2(read: ControlFileReader, scope: StatsScope): CgroupStats {
   stats.cpuPsi = parsePsi(read('cpu.pressure'));
   const usage = parseUint(read('memory.current'));
   if (usage !== undefined) {
-    const stat = parseFlatKeyed(read('memory.stat'), V2_MEMORY_STAT_KEYS);
+    const stat = read('memory.stat');
     stats.memory = {
       usageBytes: usage,
-      workingSetBytes: clampSub(usage, stat.get('inactive_file') ?? 0n),
+      workingSetBytes: clampSub(usage, v2StatValue(stat, 'inactive_file')),
       // v2 has no rss line; anonymous memory is what v1 counted as rss.
-      rssBytes: stat.get('anon') ?? 0n,
-      pageFaults: stat.get('pgfault') ?? 0n,
-      majorPageFaults: stat.get('pgmajfault') ?? 0n,
+      rssBytes: v2StatValue(stat, 'anon'),
+      pageFaults: v2StatValue(stat, 'pgfault'),
+      majorPageFaults: v2StatValue(stat, 'pgmajfault'),
       limitBytes: parseLimitV2(read('memory.max')),
       psi: parsePsi(read('memory.pressure')),
     };

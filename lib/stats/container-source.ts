@@ -35,6 +35,16 @@ export function containerStatsSource(
   readProc: (path: string) => string = (p) => readFileSync(p, 'utf8'),
 ): ContainerSource {
   const cgroupOf = new Map<string, { pid: number; path: string }>();
+  // A container's writable layer stays where it is for its whole life.
+  const upperDirs = new Map<string, string>();
+  const upperDir = (id: string): string => {
+    let dir = upperDirs.get(id);
+    if (dir === undefined) {
+      dir = upperDirOf(id);
+      upperDirs.set(id, dir);
+    }
+    return dir;
+  };
   const view = (c: ContainerRecordView): StatsContainer => {
     let cgroupPath = '';
     const live = (c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED') && c.pid > 0;
@@ -55,16 +65,17 @@ export function containerStatsSource(
     }
     return {
       id: c.id, podId: c.podId, metadata: c.metadata, labels: c.labels, annotations: c.annotations,
-      state: c.state, image: c.image, cgroupPath, upperDir: upperDirOf(c.id),
+      state: c.state, image: c.image, cgroupPath, upperDir: upperDir(c.id),
     };
   };
   return {
     get: (idOrPrefix) => view(records.get(idOrPrefix)),
     list: () => {
       const all = records.list();
-      if (cgroupOf.size > all.length) {
+      if (cgroupOf.size > all.length || upperDirs.size > all.length) {
         const ids = new Set(all.map((c) => c.id));
         for (const id of cgroupOf.keys()) if (!ids.has(id)) cgroupOf.delete(id);
+        for (const id of upperDirs.keys()) if (!ids.has(id)) upperDirs.delete(id);
       }
       return all.map(view);
     },

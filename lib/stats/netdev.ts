@@ -65,15 +65,22 @@ export class NetnsCounters {
       const ino = nsInode(path);
       if (ino) inodes.set(path, ino);
     }
-    const unresolved = [...inodes].filter(([path, ino]) => {
-      const pid = this.pidOf.get(path);
-      return !pid || netnsOfPid(pid) !== ino;
-    });
-    if (unresolved.length > 0) this.scan(new Map(unresolved.map(([path, ino]) => [ino, path])));
-    const viaNsenter: string[] = [];
+    // One readlink per pod confirms its remembered process is still in its namespace.
+    const confirmed = new Set<string>();
+    const unresolved = new Map<string, string>();
     for (const [path, ino] of inodes) {
       const pid = this.pidOf.get(path);
-      if (pid && netnsOfPid(pid) === ino) {
+      if (pid && netnsOfPid(pid) === ino) confirmed.add(path);
+      else unresolved.set(ino, path);
+    }
+    if (unresolved.size > 0) {
+      this.scan(unresolved);
+      for (const path of unresolved.values()) if (this.pidOf.has(path)) confirmed.add(path);
+    }
+    const viaNsenter: string[] = [];
+    for (const path of inodes.keys()) {
+      const pid = this.pidOf.get(path);
+      if (pid && confirmed.has(path)) {
         try {
           out.set(path, parseNetDev(readFileSync(`/proc/${pid}/net/dev`, 'utf8')));
           continue;

@@ -3,6 +3,7 @@ import { CpuRateTracker } from './cpu-rate.js';
 import { DiskUsageCache, mountPointOf, type DiskUsage } from './disk-usage.js';
 import { NetnsCounters, type InterfaceCounters } from './netdev.js';
 import { KeptCgroupFiles } from './kept-files.js';
+import { readMountInfo, type MountEntry } from '../mount/index.js';
 import type { CgroupFiles, StatsContainer, StatsPod } from './sources.js';
 
 export interface ContainerSample {
@@ -10,8 +11,11 @@ export interface ContainerSample {
   atNs: bigint;
   cgroup: CgroupStats;
   cpuRate?: bigint;
-  disk?: DiskUsage & { mountpoint: string };
+  disk?: LayerSample;
 }
+
+/** A writable layer's usage and the mount point of the filesystem it is on. */
+export type LayerSample = DiskUsage & { mountpoint: string };
 
 export interface PodSample {
   pod: StatsPod;
@@ -33,7 +37,8 @@ export class Sampler {
   private readonly rates = new CpuRateTracker();
   private readonly disk: DiskUsageCache;
   private readonly netns: NetnsCounters;
-  private readonly mountpoints = new Map<string, string>();
+  /** Per writable layer: its last measurement with the mount point beside it, reused until the measurement changes. */
+  private readonly layers = new Map<string, { usage: DiskUsage; sampled: LayerSample }>();
   private readonly cgroups: KeptCgroupFiles;
 
   constructor(cgroups: CgroupFiles, private readonly now: () => bigint) {
@@ -49,19 +54,45 @@ export class Sampler {
 
   /** `scope` `all` for the pod metrics, which report containers' process and OOM counts too. */
   async container(c: StatsContainer, scope: StatsScope = 'usage'): Promise<ContainerSample> {
-    const atNs = this.now();
-    const cgroup = this.readCgroup(c.cgroupPath, scope);
-    const cpuRate = cgroup.cpuUsageNs === undefined ? undefined : this.rates.observe(c.id, cgroup.cpuUsageNs, atNs);
-    const sample: ContainerSample = { container: c, atNs, cgroup, cpuRate };
-    if (c.upperDir) {
-      let mountpoint = this.mountpoints.get(c.upperDir);
-      if (mountpoint === undefined) {
-        mountpoint = mountPointOf(c.upperDir);
-        this.mountpoints.set(c.upperDir, mountpoint);
+    return (await this.containers([c], scope))[0]!;
+  }
+
+  /**
+   * Samples the containers in one synchronous pass over their cgroups; only a writable layer
+   * never measured before makes the answer wait, for its first walk.
+   */
+  async containers(list: readonly StatsContainer[], scope: StatsScope = 'usage'): Promise<ContainerSample[]> {
+    const samples: ContainerSample[] = [];
+    let firstWalks: Promise<void>[] | undefined;
+    let mountinfo: MountEntry[] | undefined;
+    const layerOf = (dir: string, usage: DiskUsage): LayerSample => {
+      const known = this.layers.get(dir);
+      if (known?.usage === usage) return known.sampled;
+      // one read of the mount table for all the layers new to this pass
+      const mountpoint = known?.sampled.mountpoint ?? mountPointOf(dir, (mountinfo ??= readMountInfo()));
+      const sampled = { ...usage, mountpoint };
+      this.layers.set(dir, { usage, sampled });
+      return sampled;
+    };
+    for (const c of list) {
+      const atNs = this.now();
+      const cgroup = this.readCgroup(c.cgroupPath, scope);
+      const cpuRate = cgroup.cpuUsageNs === undefined ? undefined : this.rates.observe(c.id, cgroup.cpuUsageNs, atNs);
+      const sample: ContainerSample = { container: c, atNs, cgroup, cpuRate, disk: undefined };
+      samples.push(sample);
+      if (!c.upperDir) continue;
+      const dir = c.upperDir;
+      const usage = this.disk.current(dir);
+      if (usage) {
+        sample.disk = layerOf(dir, usage);
+      } else {
+        (firstWalks ??= []).push(this.disk.get(dir).then((first) => {
+          sample.disk = layerOf(dir, first);
+        }));
       }
-      sample.disk = { ...(await this.disk.get(c.upperDir)), mountpoint };
     }
-    return sample;
+    if (firstWalks) await Promise.all(firstWalks);
+    return samples;
   }
 
   /** Pods with their containers (`containersOf` gives each pod's). Network namespaces are read in one pass. */
@@ -75,7 +106,7 @@ export class Sampler {
       const key = `pod:${pod.id}`;
       const cpuRate = cgroup.cpuUsageNs === undefined ? undefined : this.rates.observe(key, cgroup.cpuUsageNs, atNs);
       const interfaces = pod.namespacePaths.net ? counters.get(pod.namespacePaths.net) : undefined;
-      const containers = await Promise.all(containersOf(pod.id).map((c) => this.container(c, containerScope)));
+      const containers = await this.containers(containersOf(pod.id), containerScope);
       return { pod, atNs, cgroup, cpuRate, network: interfaces ? { atNs: netAt, interfaces } : undefined, containers };
     }));
   }
@@ -85,7 +116,7 @@ export class Sampler {
     this.rates.retain(new Set([...containers.map((c) => c.id), ...pods.map((p) => `pod:${p.id}`)]));
     const uppers = new Set(containers.map((c) => c.upperDir).filter(Boolean));
     this.disk.retain(uppers);
-    for (const dir of this.mountpoints.keys()) if (!uppers.has(dir)) this.mountpoints.delete(dir);
+    for (const dir of this.layers.keys()) if (!uppers.has(dir)) this.layers.delete(dir);
     this.netns.retain(new Set(pods.map((p) => p.namespacePaths.net).filter((p): p is string => !!p)));
     this.cgroups.retain(new Set([...containers.map((c) => c.cgroupPath), ...pods.map((p) => p.cgroupPath)].filter(Boolean)));
   }

@@ -77,14 +77,14 @@ export class StatsService {
       (!filter.id || c.id.startsWith(filter.id)) &&
       (!filter.podSandboxId || c.podId.startsWith(filter.podSandboxId)) &&
       matchesLabels(c.labels, filter.labelSelector));
-    const samples = await Promise.all(wanted.map((c) => this.sampler.container(c)));
+    const samples = await this.sampler.containers(wanted);
     if (!filter.id && !filter.podSandboxId && !filter.labelSelector) this.sampler.retain(this.deps.pods.list(), all);
     return samples;
   }
 
-  private containersOf(): (podId: string) => StatsContainer[] {
+  private containersOf(all: readonly StatsContainer[] = this.allContainers()): (podId: string) => StatsContainer[] {
     const byPod = new Map<string, StatsContainer[]>();
-    for (const c of this.allContainers()) {
+    for (const c of all) {
       const list = byPod.get(c.podId);
       if (list) list.push(c);
       else byPod.set(c.podId, [c]);
@@ -106,8 +106,9 @@ export class StatsService {
   async listPodSamples(filter: PodStatsFilter = {}): Promise<PodSample[]> {
     const all = this.deps.pods.list();
     const wanted = all.filter((p) => (!filter.id || p.id.startsWith(filter.id)) && matchesLabels(p.labels, filter.labelSelector));
-    const samples = await this.sampler.pods(wanted, this.containersOf());
-    if (!filter.id && !filter.labelSelector) this.sampler.retain(all, this.allContainers());
+    const containers = this.allContainers();
+    const samples = await this.sampler.pods(wanted, this.containersOf(containers));
+    if (!filter.id && !filter.labelSelector) this.sampler.retain(all, containers);
     return samples;
   }
 

@@ -123,6 +123,23 @@ describe('ProtoWriter', () => {
     assert.throws(() => w.uint64(1, 1n << 64n), RangeError);
   });
 
+  it('writes every 64-bit value as the varint the spec defines, across the 32-bit and 53-bit boundaries', () => {
+    const varint = (value: bigint): number[] => {
+      const bytes: number[] = [];
+      while (value >= 0x80n) {
+        bytes.push(Number(value & 0x7fn) | 0x80);
+        value >>= 7n;
+      }
+      return [...bytes, Number(value)];
+    };
+    const values = [0n, 1n, 127n, 128n, 300n, (1n << 31n) - 1n, 1n << 31n, (1n << 32n) - 1n, 1n << 32n, (1n << 53n) - 1n, (1n << 53n) + 1n, 1_764_650_000_123_456_789n, 1n << 63n, (1n << 64n) - 1n];
+    for (const value of values) {
+      const w = new ProtoWriter(4);
+      w.uint64(1, value);
+      assert.deepEqual([...w.finish()], [0x08, ...varint(value)], String(value));
+    }
+  });
+
   it('grows past its initial buffer, nested lengths included', () => {
     const w = new ProtoWriter(4);
     w.begin(1);

@@ -52,6 +52,24 @@ describe('writable layer usage', () => {
     assert.ok(usage.bytes < 64n * 1024n * 2n, 'the hard link was not counted twice');
   });
 
+  it('measures a layer of thousands of files in slices, letting the event loop run between them', async () => {
+    const dir = join(base, 'upper-big');
+    mkdirSync(join(dir, 'a'), { recursive: true });
+    for (let n = 0; n < 3000; n++) writeFileSync(join(dir, 'a', `f${n}`), 'x');
+    let turns = 0;
+    let walking = true;
+    const spin = (): void => {
+      if (!walking) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    const usage = await measureTree(dir);
+    walking = false;
+    assert.equal(usage.inodes, 3001n, 'the directory and its 3000 files');
+    assert.ok(turns >= 3, `the walk yielded between slices (the loop turned ${turns} times during it)`);
+  });
+
   it('measures a missing directory as empty', async () => {
     assert.deepEqual(await measureTree(join(base, 'nope')), { bytes: 0n, inodes: 0n });
   });
@@ -71,7 +89,9 @@ describe('writable layer usage', () => {
     assert.equal(walks, 1, 'fresh: no new walk');
     now = 2_000_000_000n;
     assert.equal((await cache.get('/d')).bytes, 100n, 'stale: answered at once with the old value');
+    await new Promise((r) => setImmediate(r));
     assert.equal((await cache.get('/d')).bytes, 100n);
+    await new Promise((r) => setImmediate(r));
     assert.equal(walks, 2, 'one refresh in flight, not two');
     release!();
     await new Promise((r) => setImmediate(r));
@@ -102,6 +122,43 @@ describe('writable layer usage', () => {
     assert.equal(most, 1, 'never two walks at once');
     assert.deepEqual(walked, dirs, 'each stale directory walked once, in the order asked');
     assert.ok((await Promise.all(dirs.map((d) => cache.get(d)))).every((a) => a.atNs === 5_000_000_000n));
+  });
+
+  it('gives the last figure synchronously, nothing before the first walk, and queues a stale one', async () => {
+    let now = 0n;
+    let walks = 0;
+    const cache = new DiskUsageCache(1000, () => now, async () => {
+      walks++;
+      return { bytes: BigInt(walks * 100), inodes: 1n };
+    });
+    assert.equal(cache.current('/d'), undefined, 'never measured');
+    assert.equal(walks, 0, 'current() starts no walk of its own');
+    await cache.get('/d');
+    assert.equal(cache.current('/d')?.bytes, 100n);
+    now = 2_000_000_000n;
+    assert.equal(cache.current('/d')?.bytes, 100n, 'stale: the old figure at once');
+    while (walks < 2) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(cache.current('/d')?.bytes, 200n, 'refreshed in the background');
+  });
+
+  it('leaves the event loop a turn before each re-walk, so an answer is not held behind the queue', async () => {
+    let now = 0n;
+    const walked: string[] = [];
+    const cache = new DiskUsageCache(1000, () => now, async (dir) => {
+      walked.push(dir);
+      return { bytes: 1n, inodes: 1n };
+    });
+    const dirs = Array.from({ length: 10 }, (_, n) => `/d${n}`);
+    await Promise.all(dirs.map((d) => cache.get(d)));
+    walked.length = 0;
+    now = 5_000_000_000n;
+    for (const d of dirs) cache.current(d);
+    // Every promise job the call has left runs before any re-walk does.
+    for (let n = 0; n < 50; n++) await Promise.resolve();
+    assert.deepEqual(walked, [], 'no re-walk ran in the same turn as the call that found them stale');
+    while (walked.length < dirs.length) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(walked, dirs);
   });
 
   it('names the filesystem by the mount point holding the directory', () => {
