@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { readlinkSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InternalError, messageOf } from '../errors/index.js';
 import { runCommand } from '../process/index.js';
@@ -53,6 +53,21 @@ export async function pinNamespaces(files: NamespaceFiles, setup: readonly strin
 export async function pinNamespaceOf(pid: number, kind: 'pid' | 'net' | 'ipc' | 'uts' | 'user', file: string): Promise<void> {
   writeFileSync(file, '', { flag: 'a' });
   await bindMount(`/proc/${pid}/ns/${kind}`, file);
+}
+
+/** statfs(2)'s f_type of the namespace filesystem (nsfs). */
+const NSFS_MAGIC = 0x6e736673;
+
+/**
+ * Whether a namespace is pinned at `file`: the file is a mount of nsfs, asked with one
+ * statfs instead of a read of the whole mount table.
+ */
+export function isPinnedNamespace(file: string): boolean {
+  try {
+    return statfsSync(file).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
 }
 
 /** Unmounts and deletes pinned namespace files; already gone is fine. */

@@ -7,7 +7,7 @@ import { InternalError, RuntimeError, UnavailableError, isRuntimeError, messageO
 import { failpoint } from '../failpoints/index.js';
 import type { ImageService } from '../image/index.js';
 import type { Logger } from '../log/index.js';
-import { mountPoints, mountTmpfs, pinUserNamespace, unmountAll, unpinNamespaces } from '../mount/index.js';
+import { isPinnedNamespace, mountTmpfs, pinUserNamespace, unmountAll, unpinNamespaces } from '../mount/index.js';
 import type { RuntimeHandlers } from '../oci/index.js';
 import type { Paths } from '../paths/index.js';
 import type { Storage } from '../storage/index.js';
@@ -157,7 +157,7 @@ export class PodSteps {
   }
 
   async detachNetwork(pod: PodRecord, log: Logger): Promise<void> {
-    const netnsPresent = !!pod.namespacePaths.net && mountPoints().has(pod.namespacePaths.net);
+    const netnsPresent = !!pod.namespacePaths.net && isPinnedNamespace(pod.namespacePaths.net);
     for (let attempt = 1; ; attempt++) {
       try {
         await this.deps.network.detach(this.networkRequest(pod), netnsPresent);

@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_MOUNT_DATA, MNT_DETACH, MS, MountCallError, MountHelper } from '../../lib/mount/helper.js';
-import { mountPoints } from '../../lib/mount/index.js';
+import { isPinnedNamespace, mountPoints, unmount, unmountAll } from '../../lib/mount/index.js';
 import { ensureNativeHelper } from '../helpers/native.js';
 import { unmountBelow } from '../helpers/system.js';
 
@@ -77,5 +77,59 @@ describe('mount helper', () => {
     results.forEach((r, i) => assert.equal(r.status, i % 5 === 4 ? 'rejected' : 'fulfilled', `call ${i}`));
     for (const [i, t] of targets.entries()) if (i % 5 !== 4) await helper.umount(t, 0);
     assert.deepEqual(targets.filter((t) => mountPoints().has(t)), []);
+  });
+});
+
+describe('unmounting through the helper', () => {
+  it('unmounts what is mounted and passes over what is not, without reading the mount table', async () => {
+    const mounted = join(dir, 'um-mounted');
+    const plain = join(dir, 'um-plain');
+    const missing = join(dir, 'um-missing', 'below');
+    for (const d of [mounted, plain]) mkdirSync(d);
+    await helper.mount('tmpfs', mounted, 'tmpfs', 0, 'size=1m');
+    await unmount(plain);
+    await unmount(missing, { lazyFallback: true });
+    await unmount(mounted);
+    assert.equal(mountPoints().has(mounted), false);
+  });
+
+  it('unmounts each of a list that is mounted, the rest passed over', async () => {
+    const targets = [0, 1, 2, 3].map((i) => join(dir, `um-all-${i}`));
+    for (const t of targets) mkdirSync(t);
+    await helper.mount('tmpfs', targets[1]!, 'tmpfs', 0, 'size=1m');
+    await helper.mount('tmpfs', targets[3]!, 'tmpfs', 0, 'size=1m');
+    await unmountAll([...targets, join(dir, 'um-all-missing')]);
+    assert.deepEqual(targets.filter((t) => mountPoints().has(t)), []);
+  });
+
+  it('still fails on a refusal that is not "no mount here"', async () => {
+    const target = join(dir, 'um-busy');
+    mkdirSync(target);
+    await helper.mount('tmpfs', target, 'tmpfs', 0, 'size=1m');
+    const held = openSync(join(target, 'open-file'), 'w');
+    try {
+      await assert.rejects(unmount(target), (err: unknown) => err instanceof MountCallError && err.errno === 16, 'EBUSY while a file is open in it');
+      assert.equal(mountPoints().has(target), true);
+      await unmount(target, { lazyFallback: true });
+      assert.equal(mountPoints().has(target), false, 'detached instead');
+    } finally {
+      closeSync(held);
+    }
+  });
+
+  it('tells a pinned namespace file from a plain or missing one', async () => {
+    const pinned = join(dir, 'ns-pinned');
+    const plain = join(dir, 'ns-plain');
+    writeFileSync(pinned, '');
+    writeFileSync(plain, '');
+    await helper.mount('/proc/self/ns/net', pinned, '', MS.BIND, '');
+    try {
+      assert.equal(isPinnedNamespace(pinned), true);
+      assert.equal(isPinnedNamespace(plain), false);
+      assert.equal(isPinnedNamespace(join(dir, 'ns-missing')), false);
+    } finally {
+      await helper.umount(pinned, 0);
+    }
+    assert.equal(isPinnedNamespace(pinned), false, 'once unmounted');
   });
 });
