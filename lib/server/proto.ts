@@ -32,9 +32,15 @@ export function protoRoot(): string {
 
 let schema: protobuf.Root | undefined;
 
-/** The CRI v1 schema, from the descriptor protos/generate.sh derived from api.proto at build time. */
+/**
+ * The CRI v1 schema, from the descriptor protos/generate.sh derived from api.proto at build time.
+ * Its references are resolved as they are met (a method's types when its service is defined, a
+ * message's fields when its coders are first generated), not all at once: resolving every one of
+ * some 250 messages at start held a starting daemon's first answer back by 15 ms and more.
+ */
 export function criSchema(): protobuf.Root {
-  schema ??= protobuf.Root.fromJSON(apiDescriptor).resolveAll() as protobuf.Root;
+  // Root.fromJSON would resolveAll(); addJSON alone leaves the resolving to first use.
+  schema ??= new protobuf.Root().addJSON((apiDescriptor as protobuf.INamespace).nested!) as protobuf.Root;
   return schema;
 }
 
@@ -58,6 +64,7 @@ function deserializer(type: protobuf.Type): (bytes: Buffer) => unknown {
 function serviceDefinition(service: protobuf.Service): Record<string, CriMethodDefinition> {
   const definition: Record<string, CriMethodDefinition> = {};
   for (const method of service.methodsArray) {
+    method.resolve();
     const requestType = method.resolvedRequestType!;
     const responseType = method.resolvedResponseType!;
     definition[method.name] = {

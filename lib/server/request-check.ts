@@ -28,7 +28,8 @@ export function fieldProblem(type: protobuf.Type, value: unknown, path = ''): st
     if (v === undefined || v === null) continue;
     const at = path ? `${path}.${field.name}` : field.name;
     const items = field.repeated && Array.isArray(v) ? v : [v];
-    const resolved = field.resolvedType;
+    // resolved when its type was first decoded; resolve() is then a no-op
+    const resolved = field.resolve().resolvedType;
     for (const item of items) {
       if (resolved instanceof protobuf.Enum && typeof item === 'number') {
         return `${at}: ${item} is not a ${resolved.name} this runtime knows (${Object.keys(resolved.values).join(', ')})`;
