@@ -79,10 +79,12 @@ export class ConmonFiles {
   }
 
   exitStatus(id: string, deep: boolean): ExitStatus {
-    // A deep look (recovery, a stop's wait) is rare and must not miss a file written just now.
-    const recorded = this.readExit(id, deep ? 'fresh' : 'listed');
+    const recorded = this.readExit(id, 'listed');
     if (recorded) return recorded;
-    if (!deep || existsSync(this.exitFile(id))) return { state: 'running' };
+    // Listed but empty: conmon is writing it; the exit watcher fires again once it has.
+    if (!deep || this.listedExits().has(id)) return { state: 'running' };
+    // A deep look (recovery, a stop's wait) must not miss an exit written after the listing:
+    // with both processes gone, the file is looked at once more below.
     const conmon = Number(readIfExists(this.conmonPidFile(id)) ?? '0');
     const init = Number(readIfExists(this.pidFile(id)) ?? '0');
     if (processAlive(conmon) || processAlive(init)) return { state: 'running' };

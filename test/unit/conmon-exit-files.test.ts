@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ConmonFiles } from '../../lib/oci/conmon-files.js';
 import { Paths } from '../../lib/paths/index.js';
 
@@ -50,4 +50,13 @@ test('a deep look whose monitor is gone finds an exit file written after the lis
 
 test('a deep look with no monitor and no exit file says the container is lost', withFiles(async (files) => {
   assert.deepEqual(files.exitStatus('gone', true), { state: 'lost' });
+}));
+
+test('a deep look whose monitor is alive reads as running, and an exit file still being written too', withFiles(async (files, paths) => {
+  mkdirSync(dirname(files.conmonPidFile('a')), { recursive: true });
+  writeFileSync(files.conmonPidFile('a'), String(process.pid));
+  assert.deepEqual(files.exitStatus('a', true), { state: 'running' });
+  writeFileSync(join(paths.exitDir, 'b'), '');
+  await Promise.resolve();
+  assert.deepEqual(files.exitStatus('b', true), { state: 'running' }, 'listed, empty: conmon is writing it');
 }));
