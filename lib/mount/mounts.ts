@@ -61,9 +61,16 @@ export async function ensureShared(path: string): Promise<boolean> {
   return selfBind;
 }
 
-/** Makes `dir` a private mount point (bind-mounting it onto itself first if needed): nsfs files can only be pinned on a non-shared mount. */
+/**
+ * Makes `dir` a private mount point (bind-mounting it onto itself first if needed): nsfs files
+ * can only be pinned on a non-shared mount. One that already is (every start after the first)
+ * is left as it is, with no call to the mount helper.
+ */
 export async function ensurePrivateMount(dir: string): Promise<void> {
-  if (!mountPoints().has(dir)) await bindMount(dir, dir);
+  // The last entry for a mount point is the mount on top.
+  const top = readMountInfo().filter((m) => m.mountPoint === dir).pop();
+  if (top && !top.optional.some((tag) => tag.startsWith('shared:') || tag.startsWith('master:'))) return;
+  if (!top) await bindMount(dir, dir);
   await setPropagation(dir, 'private');
 }
 

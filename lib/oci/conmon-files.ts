@@ -85,9 +85,9 @@ export class ConmonFiles {
     if (!deep || this.listedExits().has(id)) return { state: 'running' };
     // A deep look (recovery, a stop's wait) must not miss an exit written after the listing:
     // with both processes gone, the file is looked at once more below.
-    const conmon = Number(readIfExists(this.conmonPidFile(id)) ?? '0');
-    const init = Number(readIfExists(this.pidFile(id)) ?? '0');
-    if (processAlive(conmon) || processAlive(init)) return { state: 'running' };
+    // conmon outlives the container's process, so it is asked first; the second file is read only without it.
+    if (processAlive(Number(readIfExists(this.conmonPidFile(id)) ?? '0'))) return { state: 'running' };
+    if (processAlive(Number(readIfExists(this.pidFile(id)) ?? '0'))) return { state: 'running' };
     // conmon writes the exit file before it exits: look again in case that happened just now.
     return this.readExit(id, 'fresh') ?? { state: 'lost' };
   }

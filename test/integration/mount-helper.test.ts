@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_MOUNT_DATA, MNT_DETACH, MS, MountCallError, MountHelper } from '../../lib/mount/helper.js';
-import { isPinnedNamespace, mountPoints, unmount, unmountAll } from '../../lib/mount/index.js';
+import { ensurePrivateMount, isPinnedNamespace, mountPoints, readMountInfo, unmount, unmountAll } from '../../lib/mount/index.js';
 import { ensureNativeHelper } from '../helpers/native.js';
 import { unmountBelow } from '../helpers/system.js';
 
@@ -115,6 +115,21 @@ describe('unmounting through the helper', () => {
     } finally {
       closeSync(held);
     }
+  });
+
+  it('makes a directory a private mount once; a second call stacks nothing on it', async () => {
+    const target = join(dir, 'private-ns');
+    mkdirSync(target);
+    const mountsAt = () => readMountInfo().filter((m) => m.mountPoint === target);
+    await ensurePrivateMount(target);
+    assert.equal(mountsAt().length, 1);
+    assert.ok(!mountsAt()[0]!.optional.some((tag) => tag.startsWith('shared:')), `private: ${mountsAt()[0]!.optional.join(' ')}`);
+    await ensurePrivateMount(target);
+    assert.equal(mountsAt().length, 1, 'still the one mount');
+    await helper.mount('', target, '', MS.SHARED, '');
+    await ensurePrivateMount(target);
+    assert.ok(!mountsAt()[0]!.optional.some((tag) => tag.startsWith('shared:')), 'a shared one is made private again');
+    await unmount(target);
   });
 
   it('tells a pinned namespace file from a plain or missing one', async () => {
