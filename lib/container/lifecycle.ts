@@ -30,7 +30,7 @@ export interface ContainerRuntimes {
   policy(handler: string): HandlerPolicy;
   readonly idmapHelper: string | undefined;
   /** Clears what a killed daemon left; called once before recovery. */
-  prepare(): void;
+  prepare(): Promise<void>;
   watchExits(listener: (containerId: string) => void): void;
 }
 
@@ -136,7 +136,7 @@ export class ContainerLifecycle {
   async recover(): Promise<void> {
     // Loaded now so that a broken install (no bundles/) fails the start, not the first create.
     this.defaults = loadRuntimeDefaults(this.deps.config, this.deps.oomRestriction);
-    this.deps.runtimes.prepare();
+    await this.deps.runtimes.prepare();
     this.deps.runtimes.watchExits((id) => this.exits.noteExit(id));
     for (const c of this.store.stored()) {
       if (c.phase === 'creating') {

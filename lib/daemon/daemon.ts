@@ -137,6 +137,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         clearTimeout(afterStart);
         services.images.stop();
         runtimeHandlers.close();
+        await runtimeHandlers.settle();
         await services.streaming.stop();
         // open GetContainerEvents streams would otherwise hold shutdown for the whole grace period
         events.close();

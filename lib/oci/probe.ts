@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { messageOf } from '../errors/index.js';
 import { runCommand, CommandFailedError } from '../process/index.js';
 import type { OciSpec } from './types.js';
-import { idmapMount, pinUserNamespace, unmountAll, type IdMappings } from '../mount/index.js';
+import { idmapMount, mountsBelow, pinUserNamespace, unmount, unmountAll, type IdMappings } from '../mount/index.js';
 
 /** A static program the probe container runs; catatonit is installed for pods anyway. */
 const PROBE_PROGRAMS = ['/usr/bin/catatonit', '/usr/libexec/catatonit/catatonit', '/usr/local/bin/catatonit'];
@@ -56,6 +56,16 @@ function probeSpec(rootfs: string, cgroup: string, userns?: string): OciSpec {
 
 function ociMapping(m: IdMappings['uids'][number]): { containerID: number; hostID: number; size: number } {
   return { containerID: m.containerId, hostID: m.hostId, size: m.size };
+}
+
+/**
+ * Clears a probe's scratch directory left by a daemon that was killed in the middle of one: the
+ * mounts below it (deepest first, detached so none can hold the start up) and then its files.
+ */
+export async function removeProbeLeftovers(scratch: string): Promise<void> {
+  const mounts = mountsBelow(scratch).sort((a, b) => b.length - a.length);
+  for (const mount of mounts) await unmount(mount, { lazy: true });
+  rmSync(scratch, { recursive: true, force: true });
 }
 
 /** Runs the probe container to its end; resolves with why it failed, or '' when it ran. */

@@ -9,7 +9,7 @@ import { Semaphore } from '../util/semaphore.js';
 import { ConmonFiles } from './conmon-files.js';
 import { ConmonRuntime } from './conmon-runtime.js';
 import { ExitWatcher } from './exit-watcher.js';
-import { probeRecursiveReadOnly, probeRun, probeUserNamespaces } from './probe.js';
+import { probeRecursiveReadOnly, probeRun, probeUserNamespaces, removeProbeLeftovers } from './probe.js';
 import { binaryVersion, probeInputs, ProbeCache, statIdentity, type ProbeResult } from './probe-cache.js';
 import type { OciRuntime } from './runtime.js';
 
@@ -63,6 +63,8 @@ export interface RuntimeHandlersOptions {
 }
 
 const STOCK_CRUN = '/usr/bin/crun';
+/** How long a stopping daemon waits for a probe under way (a probe's container runs a program's --version). */
+const PROBE_SETTLE_MS = 5000;
 
 
 
@@ -86,6 +88,8 @@ export class RuntimeHandlers {
   private readonly cache: ProbeCache;
   /** Per handler, settled when its first probe has ended (never rejects). */
   private readonly firstAnswer = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  /** The probe of every handler while it runs. */
+  private probing: Promise<void> | undefined;
 
   constructor(private readonly opts: RuntimeHandlersOptions) {
     const { config, paths } = opts;
@@ -116,10 +120,13 @@ export class RuntimeHandlers {
 
   /**
    * Makes the directories conmon writes to and clears what a killed daemon left: exec scratch
-   * directories (their processes went with it) and socket links of containers long deleted.
+   * directories (their processes went with it), a probe's scratch directory with the mounts
+   * it had made (a pinned user namespace, an ID-mapped view), and socket links of containers
+   * long deleted.
    */
-  prepare(): void {
+  async prepare(): Promise<void> {
     const { paths } = this.opts;
+    await removeProbeLeftovers(paths.probeDir);
     rmSync(paths.execDir, { recursive: true, force: true });
     for (const dir of [paths.exitDir, paths.socketDir, paths.execDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
     const removed = this.files.removeDanglingSocketLinks();
@@ -133,6 +140,18 @@ export class RuntimeHandlers {
 
   close(): void {
     this.watcher.stop();
+  }
+
+  /**
+   * Waits, for at most `timeoutMs`, for a probe under way to end: it undoes its own mounts, and
+   * a daemon that stopped in the middle of one would leave them for the next start to clear.
+   */
+  async settle(timeoutMs = PROBE_SETTLE_MS): Promise<void> {
+    if (!this.probing) return;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
+    await Promise.race([this.probing.catch(() => undefined), waited]);
+    clearTimeout(timer);
   }
 
   /**
@@ -151,11 +170,16 @@ export class RuntimeHandlers {
   probe(): Promise<void> {
     const scratch = this.opts.paths.probeDir;
     mkdirSync(scratch, { recursive: true, mode: 0o711 });
-    return Promise.all([...this.infos.values()].map(async (info) => {
+    const probing = Promise.all([...this.infos.values()].map(async (info) => {
       info.probe = { ...info.probe, pending: true };
       await this.probeHandler(info, scratch, this.inputsOf(info));
       this.firstAnswer.get(info.name)?.resolve();
     })).then(() => undefined);
+    this.probing = probing;
+    void probing.catch(() => undefined).finally(() => {
+      if (this.probing === probing) this.probing = undefined;
+    });
+    return probing;
   }
 
   /** Waits until the handler has an answer (at once when it has one, cached or probed). */

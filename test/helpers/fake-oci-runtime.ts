@@ -182,7 +182,7 @@ export class FakeRuntimes implements ContainerRuntimes {
     return { recursiveReadOnlyMounts: false, allowedAnnotations: [], privilegedWithoutHostDevices: false, ...this.handlerPolicy };
   }
 
-  prepare(): void {}
+  async prepare(): Promise<void> {}
 
   watchExits(listener: (id: string) => void): void {
     this.fake.onExit = listener;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestDaemon, makeTestDirs, removeTestDirs } from '../helpers/daemon.js';
+import { mountsBelow } from '../../lib/mount/index.js';
 
 const dirs = makeTestDirs();
 const gate = join(dirs.base, 'hold-probes');
@@ -97,5 +98,44 @@ describe('runtime handler probe cache', () => {
     const cache = JSON.parse(readFileSync(join(dirs.root, 'handler-probes.json'), 'utf8')) as { handlers: Record<string, { binary: { version: string } }> };
     assert.match(cache.handlers.gated!.binary.version, /runc version/, 'the cache records the version the binary printed');
     await d.stop();
+  });
+
+  it('clears at start the mounts of a probe its killed predecessor was in the middle of', async () => {
+    writeBinary('# a third build, so the probe runs again');
+    writeFileSync(gate, '');
+    const probeDir = join(dirs.state, 'probe');
+    const killed = await start(false);
+    // The user-namespace probe pins a namespace and mounts an ID-mapped view before it runs its container.
+    const deadline = Date.now() + 20_000;
+    while (mountsBelow(probeDir).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const left = mountsBelow(probeDir);
+    assert.ok(left.length >= 2, `the probe mounted its namespace and view (${left.join(', ')})`);
+    await killed.kill();
+
+    const next = await start(false);
+    try {
+      assert.deepEqual(mountsBelow(probeDir).filter((m) => left.includes(m)), [], 'the killed probe\'s mounts are gone');
+      for (const m of left) assert.equal(existsSync(m), false, `${m} was removed`);
+    } finally {
+      rmSync(gate, { force: true });
+      await next.waitForProbes();
+      await next.stop();
+    }
+    assert.deepEqual(mountsBelow(probeDir), [], 'and the new probe left none either');
+  });
+
+  it('lets a probe under way finish and undo its mounts when the daemon is stopped', async () => {
+    writeBinary('# a fourth build');
+    writeFileSync(gate, '');
+    const probeDir = join(dirs.state, 'probe');
+    const d = await start(false);
+    const deadline = Date.now() + 20_000;
+    while (mountsBelow(probeDir).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(mountsBelow(probeDir).length >= 2, 'the probe is under way');
+    const stopped = d.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    rmSync(gate);
+    await stopped;
+    assert.deepEqual(mountsBelow(probeDir), [], 'no probe mount outlives the daemon');
   });
 });
