@@ -83,12 +83,11 @@ export class ConmonFiles {
     if (recorded) return recorded;
     // Listed but empty: conmon is writing it; the exit watcher fires again once it has.
     if (!deep || this.listedExits().has(id)) return { state: 'running' };
-    // A deep look (recovery, a stop's wait) must not miss an exit written after the listing:
-    // with both processes gone, the file is looked at once more below.
-    // conmon outlives the container's process, so it is asked first; the second file is read only without it.
+    // A deep look (recovery, a stop's wait) asks whether a process lives: conmon first, as it
+    // outlives the container's own. With both gone, the file is looked at once more, fresh, so
+    // an exit written after the listing is not missed.
     if (processAlive(Number(readIfExists(this.conmonPidFile(id)) ?? '0'))) return { state: 'running' };
     if (processAlive(Number(readIfExists(this.pidFile(id)) ?? '0'))) return { state: 'running' };
-    // conmon writes the exit file before it exits: look again in case that happened just now.
     return this.readExit(id, 'fresh') ?? { state: 'lost' };
   }
 

@@ -88,7 +88,7 @@ export class RuntimeHandlers {
   private readonly cache: ProbeCache;
   /** Per handler, settled when its first probe has ended (never rejects). */
   private readonly firstAnswer = new Map<string, { promise: Promise<void>; resolve: () => void }>();
-  /** The probe of every handler while it runs. */
+  /** The last probe of every handler (settled once it has ended). */
   private probing: Promise<void> | undefined;
 
   constructor(private readonly opts: RuntimeHandlersOptions) {
@@ -176,9 +176,6 @@ export class RuntimeHandlers {
       this.firstAnswer.get(info.name)?.resolve();
     })).then(() => undefined);
     this.probing = probing;
-    void probing.catch(() => undefined).finally(() => {
-      if (this.probing === probing) this.probing = undefined;
-    });
     return probing;
   }
 

@@ -65,22 +65,20 @@ export class NetnsCounters {
       const ino = nsInode(path);
       if (ino) inodes.set(path, ino);
     }
-    // One readlink per pod confirms its remembered process is still in its namespace.
-    const confirmed = new Set<string>();
+    // One readlink per pod confirms its remembered process is still in its namespace; after
+    // this and the scan, pidOf holds only processes known to be in theirs.
     const unresolved = new Map<string, string>();
     for (const [path, ino] of inodes) {
       const pid = this.pidOf.get(path);
-      if (pid && netnsOfPid(pid) === ino) confirmed.add(path);
-      else unresolved.set(ino, path);
+      if (pid && netnsOfPid(pid) === ino) continue;
+      this.pidOf.delete(path);
+      unresolved.set(ino, path);
     }
-    if (unresolved.size > 0) {
-      this.scan(unresolved);
-      for (const path of unresolved.values()) if (this.pidOf.has(path)) confirmed.add(path);
-    }
+    if (unresolved.size > 0) this.scan(unresolved);
     const viaNsenter: string[] = [];
     for (const path of inodes.keys()) {
       const pid = this.pidOf.get(path);
-      if (pid && confirmed.has(path)) {
+      if (pid) {
         try {
           out.set(path, parseNetDev(readFileSync(`/proc/${pid}/net/dev`, 'utf8')));
           continue;

@@ -38,6 +38,23 @@ async function runtimeReady(d: TestDaemon) {
   return status.status!.conditions!.find((c) => c.type === 'RuntimeReady')!;
 }
 
+const probeDir = join(dirs.state, 'probe');
+
+/**
+ * A daemon whose probe of a changed binary is held at its container's run, after the
+ * user-namespace probe has pinned a namespace and mounted an ID-mapped view.
+ */
+async function startHeldInProbe(build: string): Promise<{ daemon: TestDaemon; mounts: string[] }> {
+  writeBinary(build);
+  writeFileSync(gate, '');
+  const daemon = await start(false);
+  const deadline = Date.now() + 20_000;
+  while (mountsBelow(probeDir).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const mounts = mountsBelow(probeDir);
+  assert.ok(mounts.length >= 2, `the probe mounted its namespace and view (${mounts.join(', ')})`);
+  return { daemon, mounts };
+}
+
 after(async () => {
   rmSync(gate, { force: true });
   for (const d of daemons) await d.stop();
@@ -101,15 +118,7 @@ describe('runtime handler probe cache', () => {
   });
 
   it('clears at start the mounts of a probe its killed predecessor was in the middle of', async () => {
-    writeBinary('# a third build, so the probe runs again');
-    writeFileSync(gate, '');
-    const probeDir = join(dirs.state, 'probe');
-    const killed = await start(false);
-    // The user-namespace probe pins a namespace and mounts an ID-mapped view before it runs its container.
-    const deadline = Date.now() + 20_000;
-    while (mountsBelow(probeDir).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const left = mountsBelow(probeDir);
-    assert.ok(left.length >= 2, `the probe mounted its namespace and view (${left.join(', ')})`);
+    const { daemon: killed, mounts: left } = await startHeldInProbe('# a third build, so the probe runs again');
     await killed.kill();
 
     const next = await start(false);
@@ -125,13 +134,7 @@ describe('runtime handler probe cache', () => {
   });
 
   it('lets a probe under way finish and undo its mounts when the daemon is stopped', async () => {
-    writeBinary('# a fourth build');
-    writeFileSync(gate, '');
-    const probeDir = join(dirs.state, 'probe');
-    const d = await start(false);
-    const deadline = Date.now() + 20_000;
-    while (mountsBelow(probeDir).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(mountsBelow(probeDir).length >= 2, 'the probe is under way');
+    const { daemon: d } = await startHeldInProbe('# a fourth build');
     const stopped = d.stop();
     await new Promise((r) => setTimeout(r, 300));
     rmSync(gate);
