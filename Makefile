@@ -49,14 +49,19 @@ test-deps: deps
 
 # Helpers for what Node.js cannot do itself: ID-mapped mounts, a terminal for `exec --tty`,
 # mount(2) and umount2(2) calls without a mount(8) per call, programs started without a fork of
-# the daemon.
-NATIVE := native/idmap-mount native/pty-exec native/mount-helper native/spawn-helper
+# the daemon, and (an addon) mknod(2) and lsetxattr(2) for layer unpacks.
+NATIVE := native/idmap-mount native/pty-exec native/mount-helper native/spawn-helper native/fs-calls.node
+# Node-API's headers, which Debian's nodejs package installs with the binary.
+NODE_INCLUDE ?= $(dir $(shell command -v node))../include/node
 
 build: deps $(NATIVE)
 	npm run build
 
 native/%: native/%.c
 	$(CC) -O2 -Wall -Wextra -o $@ $<
+
+native/fs-calls.node: native/fs-calls.c
+	$(CC) -O2 -Wall -Wextra -shared -fPIC -I$(NODE_INCLUDE) -o $@ $<
 
 # The default pod network, only where the operator has none.
 default-network:

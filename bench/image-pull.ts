@@ -1,6 +1,7 @@
 /**
  * PullImage against its floor: cold pulls of two gzip images from a loopback docker-registry
- * (a ~200 MB, 6-layer one of mostly mid-sized files and a ~10,000-entry one of small files)
+ * (a ~200 MB, 6-layer one of mostly mid-sized files, a ~10,000-entry one of small files, and
+ * one whose second layer deletes much of its first with whiteouts and opaque directories)
  * next to `curl` + `gzip -dc | tar -x` of the same blobs in the same run, in wall time and in
  * CPU seconds (the daemon's, its threads' and its children's; the floor's programs'). When
  * containerd and crictl are installed, the same pulls through containerd's CRI plugin too.
@@ -89,12 +90,56 @@ function smallLayerEntries(index: number): EntrySpec[] {
   return entries;
 }
 
-/** CPU seconds a process has used, with its waited-for children's. */
-function cpuSeconds(pid: number | 'self'): number {
+/** cap_net_raw, permitted and effective: a VFS_CAP_REVISION_2 value, as setcap writes it on ping. */
+const CAP_NET_RAW = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+const WHITEOUT_DIRS = 20;
+const WHITEOUT_FILES_PER_DIR = 50;
+
+/**
+ * An image whose second layer undoes much of its first, as a later `RUN rm -rf ...` does:
+ * opaque markers on half of its 20 directories and whiteouts for every file of the other half
+ * (500), over 1,000 small files of which a tenth carry file capabilities.
+ */
+function whiteoutLayers(): EntrySpec[][] {
+  const base: EntrySpec[] = [];
+  const top: EntrySpec[] = [];
+  for (let d = 0; d < WHITEOUT_DIRS; d++) {
+    base.push({ path: `opt/d${d}/`, type: 'directory' });
+    for (let f = 0; f < WHITEOUT_FILES_PER_DIR; f++) {
+      base.push({ path: `opt/d${d}/f${f}`, content: text(1024), ...(f % 10 === 0 ? { pax: { 'SCHILY.xattr.security.capability': CAP_NET_RAW } } : {}) });
+    }
+    if (d < 10) top.push({ path: `opt/d${d}/`, type: 'directory' }, { path: `opt/d${d}/.wh..wh..opq` });
+    else for (let f = 0; f < WHITEOUT_FILES_PER_DIR; f++) top.push({ path: `opt/d${d}/.wh.f${f}` });
+  }
+  return [base, top];
+}
+
+/**
+ * CPU seconds a process has used, with its waited-for children's, in user space and in the
+ * kernel apart: on a disk, the kernel's share is mostly the file system creating inodes.
+ */
+interface CpuTime {
+  user: number;
+  sys: number;
+}
+
+function cpuTime(pid: number | 'self'): CpuTime {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
   // utime, stime, cutime, cstime: fields 14-17 of proc(5), 11-14 after the command name.
-  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) / CLOCK_TICKS;
+  return { user: (fields[11]! + fields[13]!) / CLOCK_TICKS, sys: (fields[12]! + fields[14]!) / CLOCK_TICKS };
+}
+
+function cpuSince(pid: number | 'self', before: CpuTime): CpuTime {
+  const now = cpuTime(pid);
+  return { user: now.user - before.user, sys: now.sys - before.sys };
+}
+
+const total = (t: CpuTime): number => t.user + t.sys;
+
+/** The round that used the least CPU in all. */
+function leaner(a: CpuTime | undefined, b: CpuTime): CpuTime {
+  return a === undefined || total(b) < total(a) ? b : a;
 }
 
 function pipeline(commands: string[][], cwd?: string): Promise<void> {
@@ -123,11 +168,11 @@ async function inBatches<T>(items: T[], width: number, fn: (item: T) => Promise<
 
 interface Measured {
   seconds: number;
-  cpu: number;
+  cpu: CpuTime;
 }
 
 /** The floor, in seconds: the same blobs fetched with curl and unpacked by gzip and GNU tar. */
-async function floor(host: string, repo: string, layers: LayerBlob[]): Promise<{ staged: number; streamed: number; streamedCpu: number }> {
+async function floor(host: string, repo: string, layers: LayerBlob[]): Promise<{ staged: number; streamed: number; streamedCpu: CpuTime }> {
   const work = mkdtempSync(join(workParent, 'rct-bench-floor-'));
   try {
     const [staged] = await timeMs(async () => {
@@ -139,14 +184,14 @@ async function floor(host: string, repo: string, layers: LayerBlob[]): Promise<{
       });
     });
     spawnSync('sync');
-    const cpuBefore = cpuSeconds('self');
+    const cpuBefore = cpuTime('self');
     const [streamed] = await timeMs(() => inBatches(layers, FLOOR_PARALLEL, async (l) => {
       const dir = join(work, `streamed-${l.digest.slice(7)}`);
       mkdirSync(dir);
       await pipeline([['curl', '-sSf', `http://${host}/v2/${repo}/blobs/${l.digest}`], ['gzip', '-dc'], ['tar', '-x', '-C', dir]]);
     }));
     // The bench's own thread is idle meanwhile: what it adds is the programs' CPU.
-    return { staged: staged / 1000, streamed: streamed / 1000, streamedCpu: cpuSeconds('self') - cpuBefore };
+    return { staged: staged / 1000, streamed: streamed / 1000, streamedCpu: cpuSince('self', cpuBefore) };
   } finally {
     trash.push(work);
   }
@@ -156,9 +201,9 @@ async function floor(host: string, repo: string, layers: LayerBlob[]): Promise<{
 async function runcriPull(image: string): Promise<Measured & { unpacked: number }> {
   const daemon = await TestDaemon.start({ logLevel: 'warn', dirs: makeTestDirs(workParent) });
   try {
-    const before = cpuSeconds(daemon.pid);
+    const before = cpuTime(daemon.pid);
     const [ms] = await timeMs(() => daemon.client.image('PullImage', { image: { image } }, { deadlineMs: 600_000 }));
-    const cpu = cpuSeconds(daemon.pid) - before;
+    const cpu = cpuSince(daemon.pid, before);
     const status = await daemon.client.image('ImageStatus', { image: { image } });
     return { seconds: ms / 1000, cpu, unpacked: Number(status.image?.size ?? 0) };
   } finally {
@@ -180,9 +225,9 @@ async function containerdPull(registryHost: string, image: string): Promise<Meas
   try {
     const pid = Number(readFileSync(join(dir, 'containerd.pid'), 'utf8'));
     const endpoint = `unix://${dir}/containerd.sock`;
-    const before = cpuSeconds(pid);
+    const before = cpuTime(pid);
     const [ms] = await timeMs(() => pipeline([[CRICTL, '-r', endpoint, '-i', endpoint, '--timeout', '600s', 'pull', image]]));
-    return { seconds: ms / 1000, cpu: cpuSeconds(pid) - before };
+    return { seconds: ms / 1000, cpu: cpuSince(pid, before) };
   } finally {
     script('stop');
     trash.push(dir);
@@ -195,24 +240,27 @@ async function pullScenario(name: string, registryHost: string, repo: string, la
   const image = `${registryHost}/${repo}:v1`;
   const compressed = layers.reduce((s, l) => s + l.size, 0);
   const entries = layers.reduce((s, l) => s + l.entries, 0);
-  const best = { floor: Infinity, floorCpu: Infinity, runcri: Infinity, runcriCpu: Infinity, ctd: Infinity, ctdCpu: Infinity, staged: Infinity, unpacked: 0 };
+  const best = { floor: Infinity, runcri: Infinity, ctd: Infinity, staged: Infinity, unpacked: 0 };
+  let floorCpu: CpuTime | undefined;
+  let runcriCpu: CpuTime | undefined;
+  let ctdCpu: CpuTime | undefined;
   await quiet();
   for (let round = 0; round < ROUNDS; round++) {
     spawnSync('sync');
     const f = await floor(registryHost, repo, layers);
     best.staged = Math.min(best.staged, f.staged);
     best.floor = Math.min(best.floor, f.streamed);
-    best.floorCpu = Math.min(best.floorCpu, f.streamedCpu);
+    floorCpu = leaner(floorCpu, f.streamedCpu);
     spawnSync('sync');
     const r = await runcriPull(image);
     best.runcri = Math.min(best.runcri, r.seconds);
-    best.runcriCpu = Math.min(best.runcriCpu, r.cpu);
+    runcriCpu = leaner(runcriCpu, r.cpu);
     best.unpacked = r.unpacked;
     spawnSync('sync');
     const c = await containerdPull(registryHost, image);
     if (c) {
       best.ctd = Math.min(best.ctd, c.seconds);
-      best.ctdCpu = Math.min(best.ctdCpu, c.cpu);
+      ctdCpu = leaner(ctdCpu, c.cpu);
     }
   }
   emptyTrash();
@@ -225,15 +273,22 @@ async function pullScenario(name: string, registryHost: string, repo: string, la
   compare(name, best.runcri, Math.min(best.floor, best.staged), 's');
   metric(`${name}_throughput`, best.unpacked / 1e6 / best.runcri, 'MB/s');
   metric(`${name}_throughput_floor`, best.unpacked / 1e6 / Math.min(best.floor, best.staged), 'MB/s');
-  compare(`${name}_cpu`, best.runcriCpu, best.floorCpu, 'CPU-s');
-  metric(`${name}_cpu_per_gb`, best.runcriCpu / gb, 'CPU-s/GB');
-  metric(`${name}_cpu_per_gb_floor`, best.floorCpu / gb, 'CPU-s/GB');
-  if (Number.isFinite(best.ctd)) {
+  compare(`${name}_cpu`, total(runcriCpu!), total(floorCpu!), 'CPU-s');
+  metric(`${name}_cpu_user`, runcriCpu!.user, 'CPU-s');
+  metric(`${name}_cpu_sys`, runcriCpu!.sys, 'CPU-s');
+  metric(`${name}_cpu_user_floor`, floorCpu!.user, 'CPU-s');
+  metric(`${name}_cpu_sys_floor`, floorCpu!.sys, 'CPU-s');
+  metric(`${name}_cpu_per_gb`, total(runcriCpu!) / gb, 'CPU-s/GB');
+  metric(`${name}_cpu_per_gb_floor`, total(floorCpu!) / gb, 'CPU-s/GB');
+  if (ctdCpu) {
     metric(`${name}_containerd`, best.ctd, 's');
-    metric(`${name}_containerd_cpu`, best.ctdCpu, 'CPU-s');
-    metric(`${name}_containerd_cpu_per_gb`, best.ctdCpu / gb, 'CPU-s/GB');
+    metric(`${name}_containerd_cpu`, total(ctdCpu), 'CPU-s');
+    metric(`${name}_containerd_cpu_user`, ctdCpu.user, 'CPU-s');
+    metric(`${name}_containerd_cpu_sys`, ctdCpu.sys, 'CPU-s');
+    metric(`${name}_containerd_cpu_per_gb`, total(ctdCpu) / gb, 'CPU-s/GB');
     metric(`${name}_vs_containerd_ratio`, best.runcri / best.ctd, 'x');
-    metric(`${name}_cpu_vs_containerd_ratio`, best.runcriCpu / best.ctdCpu, 'x');
+    metric(`${name}_cpu_vs_containerd_ratio`, total(runcriCpu!) / total(ctdCpu), 'x');
+    metric(`${name}_cpu_user_vs_containerd_ratio`, runcriCpu!.user / ctdCpu.user, 'x');
   } else {
     metric(`${name}_containerd_skipped`, 0, '(containerd or crictl not installed)');
   }
@@ -266,6 +321,10 @@ export async function run(): Promise<void> {
         small.push({ ...layerFromTar(await buildTar(entries), 'gzip'), entries: entries.length });
       }
       await pullScenario('image_pull_small_files', registry.host, 'bench/small', small);
+    }
+    if (!only || only === 'whiteouts') {
+      const layers = await Promise.all(whiteoutLayers().map(async (entries) => ({ ...layerFromTar(await buildTar(entries), 'gzip'), entries: entries.length })));
+      await pullScenario('image_pull_whiteouts', registry.host, 'bench/whiteouts', layers);
     }
     if (only) return;
     emptyTrash();

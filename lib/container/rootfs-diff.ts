@@ -3,7 +3,7 @@ import { chown, chmod, lstat, mkdir, readdir, readlink, rm, utimes } from 'node:
 import { join } from 'node:path';
 import { InvalidArgumentError, messageOf } from '../errors/index.js';
 import { CommandFailedError, runCommand } from '../process/index.js';
-import { TarFileWriter, cleanEntryPath, unpackLayer, type TarHeaderFields } from '../storage/index.js';
+import { SpecialFiles, TarFileWriter, cleanEntryPath, unpackLayer, type TarHeaderFields } from '../storage/index.js';
 
 /** An entry of a container's overlay upper directory, as the diff cares about it. */
 export interface UpperNode {
@@ -237,7 +237,6 @@ export async function captureRootfsDiff(opts: { upperDir: string; merged: string
   return plan.deleted;
 }
 
-const MKNOD_TIMEOUT_MS = 10_000;
 
 /**
  * Makes a fresh (empty, unmounted) upper layer hold a checkpoint's changes: the diff's
@@ -247,6 +246,7 @@ const MKNOD_TIMEOUT_MS = 10_000;
  */
 export async function applyRootfsDiff(opts: { upperDir: string; diffTar: string | undefined; deleted: readonly string[]; lowerDirs: readonly string[] }): Promise<void> {
   if (opts.diffTar) await unpackLayer(createReadStream(opts.diffTar), opts.upperDir);
+  const special = new SpecialFiles();
   for (const path of opts.deleted) {
     let rel: string;
     try {
@@ -258,7 +258,7 @@ export async function applyRootfsDiff(opts: { upperDir: string; diffTar: string 
     if (!(await ensureParents(opts.upperDir, opts.lowerDirs, rel))) continue;
     // Re-created after the deletion: the diff has it, and it stays.
     if (await lstat(join(opts.upperDir, rel)).catch(() => undefined)) continue;
-    await runCommand('mknod', ['-m', '0', join(opts.upperDir, rel), 'c', '0', '0'], { timeoutMs: MKNOD_TIMEOUT_MS });
+    await special.whiteout(join(opts.upperDir, rel));
   }
 }
 

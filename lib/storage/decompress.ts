@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { Duplex, PassThrough } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { FailedPreconditionError } from '../errors/index.js';
@@ -14,9 +13,12 @@ export function compressionOf(mediaType: string): Compression {
 
 /**
  * Node 20's zlib has no zstd, so zstd layers go through Debian's `zstd -dc`: the reference
- * decoder, faster than any JavaScript one, and it runs on the other core.
+ * decoder, faster than any JavaScript one, and it runs on the other core. child_process is
+ * loaded for the first zstd layer: it brings net and dgram with it, which an unpack worker
+ * for gzip layers would load for nothing.
  */
-function zstdDecoder(): Duplex {
+async function zstdDecoder(): Promise<Duplex> {
+  const { spawn } = await import('node:child_process');
   const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');
@@ -34,7 +36,7 @@ function zstdDecoder(): Duplex {
   return duplex;
 }
 
-export function decompressor(compression: Compression): Duplex {
+export async function decompressor(compression: Compression): Promise<Duplex> {
   switch (compression) {
     case 'gzip':
       return createGunzip({ chunkSize: 128 * 1024 });

@@ -10,6 +10,7 @@ export { LayerStore, type LayerMeta } from './layer-store.js';
 export { unpackLayer, cleanEntryPath, UnsafeLayerEntryError, LayerWriteError, type UnpackStats } from './unpack.js';
 export { TarReader, TarFormatError, parsePaxRecords, type TarEntry, type TarEvent } from './tar-reader.js';
 export { xattrVerdict } from './xattr-policy.js';
+export { SpecialFiles, installedFsCalls, type FsCalls } from './special-files.js';
 export { removeTree } from './remove-tree.js';
 export { UnpackPool, type UnpackLease } from './unpack-pool.js';
 export { compressionOf, decompressor, type Compression } from './decompress.js';

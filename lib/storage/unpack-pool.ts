@@ -11,7 +11,8 @@ const BATCH_BYTES = 512 * 1024;
 /** A worker that does not stop this long after being told to is terminated. */
 const ABORT_GRACE_MS = 30_000;
 const IDLE_MS = 60_000;
-const WORKER_URL = new URL('./unpack-worker.js', import.meta.url);
+/** Beside this module: tsc's ES module in dist/lib, the CommonJS one beside the shipped bundle. */
+const WORKER_URL = new URL(import.meta.url.endsWith('.cjs') ? './unpack-worker.cjs' : './unpack-worker.js', import.meta.url);
 
 type Settled = { ok: true; stats: UnpackStats } | { ok: false; error: Error };
 

@@ -6,9 +6,9 @@
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import { CancelledError } from '../errors/index.js';
-import { decompressor } from './decompress.js';
+import { decompressor, type Compression } from './decompress.js';
 import { toWire, type FromWorker, type ToWorker } from './unpack-protocol.js';
-import { unpackLayer } from './unpack.js';
+import { unpackLayer, type UnpackStats } from './unpack.js';
 
 interface Job {
   id: number;
@@ -30,17 +30,26 @@ function send(message: FromWorker): void {
   port!.postMessage(message);
 }
 
-function start(id: number, dir: string, compression: Parameters<typeof decompressor>[0]): void {
+async function unpack(job: Job, dir: string, compression: Compression): Promise<UnpackStats> {
+  // Data that comes meanwhile waits in `input`, and is acknowledged once taken from there.
+  const tarStream: Readable = pipeline(job.input, await decompressor(compression), () => undefined);
+  try {
+    return await unpackLayer(tarStream, dir, { signal: job.abort.signal });
+  } finally {
+    tarStream.destroy();
+  }
+}
+
+function start(id: number, dir: string, compression: Compression): void {
   const input = new PassThrough({ highWaterMark: 256 * 1024 });
   const abort = new AbortController();
   const job: Job = { id, input, abort, taken: 0 };
   current = job;
-  const tarStream: Readable = pipeline(input, decompressor(compression), () => undefined);
-  unpackLayer(tarStream, dir, { signal: abort.signal }).then(
+  unpack(job, dir, compression).then(
     (stats) => send({ op: 'done', job: id, stats }),
     (err: unknown) => send({ op: 'failed', job: id, error: toWire(abort.signal.aborted ? new CancelledError('layer unpack cancelled') : err) }),
   ).finally(() => {
-    tarStream.destroy();
+    input.destroy();
     if (current === job) current = undefined;
   });
 }

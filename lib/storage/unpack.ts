@@ -4,8 +4,7 @@ import {
 } from 'node:fs';
 import { CancelledError, FailedPreconditionError, isRuntimeError, messageOf } from '../errors/index.js';
 import { failpoint } from '../failpoints/index.js';
-import { runCommand } from '../process/index.js';
-import { deleteTree } from './remove-tree.js';
+import { SpecialFiles, type FsCalls, type NodeType } from './special-files.js';
 import { TarReader, type TarEntry } from './tar-reader.js';
 import { xattrVerdict } from './xattr-policy.js';
 
@@ -30,13 +29,14 @@ export interface UnpackStats {
 export interface UnpackOptions {
   /** Stops the unpack between input chunks; it then rejects with CancelledError. */
   signal?: AbortSignal;
+  /** How whiteouts, nodes and attributes are made: null for the programs; default, the installed addon. */
+  fsCalls?: FsCalls | null;
 }
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
 const MAX_REPORTED_XATTRS = 20;
-const COMMAND_TIMEOUT_MS = 10_000;
 /** Linux's limit for a path given to a system call. */
 const PATH_MAX = 4096;
 
@@ -84,8 +84,8 @@ interface OpenFile {
  *
  * File system calls are synchronous: the unpack runs on a worker thread of its own, where a
  * blocking call costs less than a round trip through the thread pool, and files are written
- * in the order the archive gives them, with nothing in flight to wait for. Only what Node has
- * no call for (mknod, extended attributes) runs as a program.
+ * in the order the archive gives them, with nothing in flight to wait for. What Node has no
+ * call for (mknod, extended attributes) goes through `SpecialFiles`.
  */
 class LayerWriter {
   private readonly kinds = new Map<string, Kind>([['', 'dir']]);
@@ -100,7 +100,7 @@ class LayerWriter {
 
   private readonly root: string;
 
-  constructor(root: string) {
+  constructor(root: string, private readonly special: SpecialFiles) {
     this.root = root.length > 1 && root.endsWith('/') ? root.slice(0, -1) : root;
   }
 
@@ -134,6 +134,8 @@ class LayerWriter {
       unlinkSync(this.abs(rel));
       return;
     }
+    // Loaded on first use, as the programs are (see SpecialFiles): rare in a layer.
+    const { deleteTree } = await import('./remove-tree.js');
     await deleteTree(this.abs(rel));
     const prefix = `${rel}/`;
     for (const key of [...this.kinds.keys()]) if (key.startsWith(prefix)) this.kinds.delete(key);
@@ -179,7 +181,7 @@ class LayerWriter {
       case 'character-device':
       case 'block-device':
       case 'fifo':
-        return this.node(rel, entry);
+        return this.node(rel, entry, entry.type);
       default:
         // Other typeflags (volume labels, vendor extensions) carry nothing a container can use.
         this.skipping = true;
@@ -210,8 +212,7 @@ class LayerWriter {
     }
     const target = parent ? `${parent}/${name}` : name;
     await this.clear(target, false);
-    // Overlay's whiteout: a character device 0/0 in the upper layer hides the lower entry.
-    await runCommand('mknod', ['-m', '0', this.abs(target), 'c', '0', '0'], { timeoutMs: COMMAND_TIMEOUT_MS });
+    await this.special.whiteout(this.abs(target));
     this.kinds.set(target, 'other');
     this.stats.inodes++;
   }
@@ -286,11 +287,10 @@ class LayerWriter {
     if (entry.xattrs.size > 0) await this.applyXattrs(rel, entry);
   }
 
-  private async node(rel: string, entry: TarEntry): Promise<void> {
+  private async node(rel: string, entry: TarEntry, type: NodeType): Promise<void> {
     await this.clear(rel, false);
     const path = this.abs(rel);
-    const kind = entry.type === 'fifo' ? ['p'] : [entry.type === 'block-device' ? 'b' : 'c', String(entry.devmajor), String(entry.devminor)];
-    await runCommand('mknod', ['-m', (entry.mode & 0o7777).toString(8), path, ...kind], { timeoutMs: COMMAND_TIMEOUT_MS });
+    await this.special.node(path, type, entry.mode, entry.devmajor, entry.devminor);
     this.kinds.set(rel, 'other');
     lchownSync(path, entry.uid, entry.gid);
     lutimesSync(path, entry.mtime, entry.mtime);
@@ -320,8 +320,8 @@ class LayerWriter {
     }
   }
 
-  private async setXattr(rel: string, name: string, value: Buffer): Promise<void> {
-    await runCommand('setfattr', ['-h', '-n', name, '-v', `0s${value.toString('base64')}`, this.abs(rel)], { timeoutMs: COMMAND_TIMEOUT_MS });
+  private setXattr(rel: string, name: string, value: Buffer): Promise<void> {
+    return this.special.setXattr(this.abs(rel), name, value);
   }
 
   /** The archive ended: no file may be left half written. */
@@ -372,7 +372,7 @@ async function pump(reader: TarReader, writer: LayerWriter): Promise<void> {
  */
 export async function unpackLayer(input: AsyncIterable<Buffer> | Iterable<Buffer>, dir: string, options: UnpackOptions = {}): Promise<UnpackStats> {
   const reader = new TarReader();
-  const writer = new LayerWriter(dir);
+  const writer = new LayerWriter(dir, new SpecialFiles(options.fsCalls));
   const hash = createHash('sha256');
   try {
     try {

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import { cleanEntryPath, LayerWriteError, TarFormatError, unpackLayer, UnsafeLayerEntryError, xattrVerdict } from '../../lib/storage/index.js';
+import {
+  cleanEntryPath, installedFsCalls, LayerWriteError, TarFormatError, unpackLayer, UnsafeLayerEntryError, xattrVerdict, type FsCalls,
+} from '../../lib/storage/index.js';
 import { buildTar, type EntrySpec } from '../helpers/oci-image.js';
 import { tarBytes } from '../helpers/tar-writer.js';
 
@@ -167,5 +169,73 @@ describe('layer unpacking', () => {
     const deep = `${'d/'.repeat(2000)}f`;
     await unpack([{ path: deep, content: 'bottom' }]);
     assert.ok(existsSync(join(dir, 'd')));
+  });
+});
+
+describe('special files of a layer', () => {
+  let base: string;
+  let dir: string;
+  beforeEach(() => {
+    base = mkdtempSync('/tmp/rct-special-');
+    dir = join(base, 'layer');
+    mkdirSync(dir);
+  });
+  afterEach(() => { spawnSync('rm', ['-rf', '--', base]); });
+
+  const addon = installedFsCalls();
+  const ways: { name: string; calls: FsCalls | null | undefined; skip: string | false }[] = [
+    { name: 'through the fs-calls addon', calls: undefined, skip: addon ? false : 'native/fs-calls.node is not built' },
+    { name: 'through the mknod and setfattr programs', calls: null, skip: false },
+  ];
+
+  for (const way of ways) {
+    const unpack = async (entries: EntrySpec[]) => unpackLayer(Readable.from([await buildTar(entries)]), dir, { fsCalls: way.calls });
+
+    it(`makes whiteouts, opaque directories, devices and fifos with their exact modes, ${way.name}`, { skip: way.skip }, async () => {
+      const stats = await unpack([
+        { path: 'var/cache/', type: 'directory' },
+        { path: 'var/cache/.wh..wh..opq' },
+        { path: 'var/gone', content: 'replaced by its whiteout' },
+        { path: 'var/.wh.gone' },
+        { path: 'dev/zero', type: 'character-device', devmajor: 1, devminor: 5, mode: 0o666 },
+        { path: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0, mode: 0o660 },
+        { path: 'run/pipe', type: 'fifo', mode: 0o1622 },
+      ]);
+      const mode = (p: string) => lstatSync(join(dir, p)).mode & 0o7777;
+      const gone = lstatSync(join(dir, 'var/gone'));
+      assert.ok(gone.isCharacterDevice() && gone.rdev === 0, 'a whiteout is a character device 0/0');
+      assert.equal(mode('var/gone'), 0);
+      assert.equal(xattrHex(join(dir, 'var/cache'), 'trusted.overlay.opaque'), Buffer.from('y').toString('hex'));
+      const zero = lstatSync(join(dir, 'dev/zero'));
+      assert.ok(zero.isCharacterDevice());
+      assert.equal(zero.rdev, (1 << 8) | 5);
+      assert.equal(mode('dev/zero'), 0o666, 'the umask takes nothing from a node');
+      assert.ok(lstatSync(join(dir, 'dev/sda')).isBlockDevice());
+      assert.equal(lstatSync(join(dir, 'dev/sda')).rdev, 8 << 8);
+      assert.ok(lstatSync(join(dir, 'run/pipe')).isFIFO());
+      assert.equal(mode('run/pipe'), 0o1622, 'the sticky bit is kept');
+      assert.equal(stats.skippedXattrCount, 0);
+    });
+
+    it(`sets attributes byte for byte and reports one a symlink cannot take, ${way.name}`, { skip: way.skip }, async () => {
+      const stats = await unpack([
+        { path: 'bin/ping', content: 'elf', mode: 0o755, pax: { 'SCHILY.xattr.security.capability': CAP_NET_RAW_SETUID, 'SCHILY.xattr.user.bin': Buffer.from([0, 0xff, 0x80]) } },
+        { path: 'bin/link', type: 'symlink', linkname: 'ping', pax: { 'SCHILY.xattr.user.on-link': 'x' } },
+      ]);
+      assert.equal(xattrHex(join(dir, 'bin/ping'), 'security.capability'), CAP_NET_RAW_SETUID.toString('hex'));
+      assert.equal(xattrHex(join(dir, 'bin/ping'), 'user.bin'), '00ff80');
+      assert.equal(xattrHex(join(dir, 'bin/ping'), 'user.on-link'), undefined, 'never set through the link on its target');
+      assert.equal(stats.skippedXattrCount, 1);
+      assert.match(stats.skippedXattrs[0]!, /^bin\/link: user\.on-link \(not supported here: /);
+    });
+  }
+
+  it('has the addon fail as fs calls do, with the errno name as the code', { skip: ways[0]!.skip }, () => {
+    const path = join(dir, 'node');
+    addon!.mknod(path, 0o020000, 0, 0);
+    assert.throws(() => addon!.mknod(path, 0o020000, 0, 0), (err: NodeJS.ErrnoException) => err.code === 'EEXIST' && err.message.includes(path));
+    assert.throws(() => addon!.lsetxattr(join(dir, 'missing'), 'user.x', Buffer.from('1')), (err: NodeJS.ErrnoException) => err.code === 'ENOENT');
+    assert.throws(() => addon!.mknod(`${path}\0tail`, 0o010644, 0, 0), TypeError, 'a NUL would cut the path short');
+    assert.throws(() => addon!.lsetxattr(path, 'user.x', 'text' as unknown as Buffer), TypeError);
   });
 });
