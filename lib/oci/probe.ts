@@ -1,15 +1,18 @@
-import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageOf } from '../errors/index.js';
 import { runCommand, CommandFailedError } from '../process/index.js';
 import type { OciSpec } from './types.js';
 import { idmapMount, mountsBelow, pinUserNamespace, unmount, unmountAll, type IdMappings } from '../mount/index.js';
+import { pidAlive } from '../util/pids.js';
 
 /** A static program the probe container runs; catatonit is installed for pods anyway. */
 const PROBE_PROGRAMS = ['/usr/bin/catatonit', '/usr/libexec/catatonit/catatonit', '/usr/local/bin/catatonit'];
 /** A range no pod is likely to use, so the probe never shares IDs with a real pod. */
 const PROBE_MAPPING: IdMappings = { uids: [{ containerId: 0, hostId: 3_000_000_000, size: 65536 }], gids: [{ containerId: 0, hostId: 3_000_000_000, size: 65536 }] };
 const PROBE_TIMEOUT_MS = 20_000;
+/** A probe container's ID, and the name of its top-level cgroup: `runcri-probe-<handler>-<daemon PID>-<ms>`. */
+const PROBE_ID = /^runcri-probe-.+-(\d+)-\d+$/;
 
 export interface ProbeTarget {
   name: string;
@@ -66,6 +69,36 @@ export async function removeProbeLeftovers(scratch: string): Promise<void> {
   const mounts = mountsBelow(scratch).sort((a, b) => b.length - a.length);
   for (const mount of mounts) await unmount(mount, { lazy: true });
   rmSync(scratch, { recursive: true, force: true });
+}
+
+/**
+ * Removes, from the top of each cgroup hierarchy mounted at `hierarchies`, the cgroups of
+ * probes whose daemon is gone: a runtime killed with it never deleted its probe container.
+ * The probe of another daemon, still running, is left alone, and so is a cgroup that still
+ * holds a process (rmdir refuses it). Returns the paths removed.
+ */
+export function removeProbeCgroups(hierarchies: readonly string[]): string[] {
+  const removed: string[] = [];
+  for (const hierarchy of hierarchies) {
+    let names: string[];
+    try {
+      names = readdirSync(hierarchy);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const owner = PROBE_ID.exec(name)?.[1];
+      // This daemon has not probed yet: a cgroup named after its PID is a predecessor's.
+      if (owner === undefined || (Number(owner) !== process.pid && pidAlive(Number(owner)))) continue;
+      try {
+        rmdirSync(join(hierarchy, name));
+        removed.push(join(hierarchy, name));
+      } catch {
+        // Busy (a process is still in it) or already gone.
+      }
+    }
+  }
+  return removed;
 }
 
 /** Runs the probe container to its end; resolves with why it failed, or '' when it ran. */

@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { hostCgroupLayout } from '../cgroups/index.js';
 import type { Config, RuntimeHandlerConfig } from '../config/index.js';
 import { FailedPreconditionError, InvalidArgumentError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
@@ -9,7 +10,7 @@ import { Semaphore } from '../util/semaphore.js';
 import { ConmonFiles } from './conmon-files.js';
 import { ConmonRuntime } from './conmon-runtime.js';
 import { ExitWatcher } from './exit-watcher.js';
-import { probeRecursiveReadOnly, probeRun, probeUserNamespaces, removeProbeLeftovers } from './probe.js';
+import { probeRecursiveReadOnly, probeRun, probeUserNamespaces, removeProbeCgroups, removeProbeLeftovers } from './probe.js';
 import { binaryVersion, probeInputs, ProbeCache, statIdentity, type ProbeResult } from './probe-cache.js';
 import type { OciRuntime } from './runtime.js';
 
@@ -121,12 +122,15 @@ export class RuntimeHandlers {
   /**
    * Makes the directories conmon writes to and clears what a killed daemon left: exec scratch
    * directories (their processes went with it), a probe's scratch directory with the mounts
-   * it had made (a pinned user namespace, an ID-mapped view), and socket links of containers
-   * long deleted.
+   * it had made (a pinned user namespace, an ID-mapped view) and its container's cgroup, and
+   * socket links of containers long deleted.
    */
   async prepare(): Promise<void> {
     const { paths } = this.opts;
     await removeProbeLeftovers(paths.probeDir);
+    const layout = hostCgroupLayout();
+    const cgroups = removeProbeCgroups([...layout.v1.map((h) => h.mountPoint), ...(layout.unified ? [layout.unified] : [])]);
+    if (cgroups.length > 0) this.opts.log.info({ cgroups }, 'removed the cgroups of runtime probes a killed daemon left');
     rmSync(paths.execDir, { recursive: true, force: true });
     for (const dir of [paths.exitDir, paths.socketDir, paths.execDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
     const removed = this.files.removeDanglingSocketLinks();

@@ -1,18 +1,10 @@
 import { chmodSync, openSync, writeSync, closeSync, readFileSync, unlinkSync, mkdirSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { FailedPreconditionError } from '../errors/index.js';
+import { pidAlive } from '../util/pids.js';
 
 export interface RootLock {
   release(): void;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -1,8 +1,10 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestDaemon, makeTestDirs, removeTestDirs } from '../helpers/daemon.js';
+import { hostCgroupLayout } from '../../lib/cgroups/index.js';
 import { mountsBelow } from '../../lib/mount/index.js';
 
 const dirs = makeTestDirs();
@@ -131,6 +133,44 @@ describe('runtime handler probe cache', () => {
       await next.stop();
     }
     assert.deepEqual(mountsBelow(probeDir), [], 'and the new probe left none either');
+  });
+
+  it('clears at start the cgroups of probes whose daemon is gone, and no other', async () => {
+    writeBinary('# a fifth build');
+    const layout = hostCgroupLayout();
+    const hierarchies = [...layout.v1.map((h) => h.mountPoint), ...(layout.unified ? [layout.unified] : [])];
+    const gone = spawnSync('true').pid!;
+    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const names = {
+      deadDaemon: `runcri-probe-gated-${gone}-1`,
+      liveDaemon: `runcri-probe-gated-${sleeper.pid}-2`,
+      stillInUse: `runcri-probe-gated-${gone}-3`,
+      notAProbe: 'runcri-probe-of-nothing',
+    };
+    const made: string[] = [];
+    try {
+      for (const h of hierarchies) {
+        for (const name of Object.values(names)) {
+          mkdirSync(join(h, name));
+          made.push(join(h, name));
+        }
+      }
+      writeFileSync(join(hierarchies[0]!, names.stillInUse, 'cgroup.procs'), String(sleeper.pid));
+      const d = await start(false);
+      await d.stop();
+      for (const h of hierarchies) {
+        assert.equal(existsSync(join(h, names.deadDaemon)), false, `${h}: a probe cgroup of a daemon that is gone is removed`);
+        assert.equal(existsSync(join(h, names.liveDaemon)), true, `${h}: a running daemon's probe is left alone`);
+        assert.equal(existsSync(join(h, names.notAProbe)), true, `${h}: only probe IDs are matched`);
+      }
+      assert.equal(existsSync(join(hierarchies[0]!, names.stillInUse)), true, 'a cgroup with a process in it stays');
+    } finally {
+      sleeper.kill('SIGKILL');
+      await new Promise((r) => sleeper.once('exit', r));
+      for (const dir of made.reverse()) {
+        try { rmdirSync(dir); } catch { /* removed by the daemon */ }
+      }
+    }
   });
 
   it('lets a probe under way finish and undo its mounts when the daemon is stopped', async () => {
