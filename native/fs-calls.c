@@ -68,27 +68,35 @@ static int uint_arg(napi_env env, napi_value value, uint32_t *out, const char *w
 	return 0;
 }
 
-static napi_value do_mknod(napi_env env, napi_callback_info info) {
-	size_t argc = 4;
-	napi_value argv[4];
+/*
+ * The call's `count` arguments into `argv`, the first (a path) into `path`; false, with a JS
+ * exception pending, when there are not exactly that many or the path is not a string.
+ */
+static int path_call(napi_env env, napi_callback_info info, size_t count, napi_value *argv, char *path, const char *usage) {
+	size_t argc = count;
 	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-	if (argc != 4) return throw_usage(env, "mknod(path, mode, major, minor)");
+	if (argc != count) {
+		throw_usage(env, usage);
+		return 0;
+	}
+	return string_arg(env, argv[0], path, PATH_MAX, "path");
+}
+
+static napi_value do_mknod(napi_env env, napi_callback_info info) {
+	napi_value argv[4];
 	char path[PATH_MAX];
 	uint32_t mode, major, minor;
-	if (!string_arg(env, argv[0], path, sizeof path, "path")) return NULL;
+	if (!path_call(env, info, 4, argv, path, "mknod(path, mode, major, minor)")) return NULL;
 	if (!uint_arg(env, argv[1], &mode, "mode") || !uint_arg(env, argv[2], &major, "major") || !uint_arg(env, argv[3], &minor, "minor")) return NULL;
 	if (mknod(path, (mode_t)mode, makedev(major, minor)) != 0) return throw_errno(env, errno, "mknod", path);
 	return NULL;
 }
 
 static napi_value do_lsetxattr(napi_env env, napi_callback_info info) {
-	size_t argc = 3;
 	napi_value argv[3];
-	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-	if (argc != 3) return throw_usage(env, "lsetxattr(path, name, value)");
 	char path[PATH_MAX];
 	char name[XATTR_NAME_MAX + 1];
-	if (!string_arg(env, argv[0], path, sizeof path, "path")) return NULL;
+	if (!path_call(env, info, 3, argv, path, "lsetxattr(path, name, value)")) return NULL;
 	if (!string_arg(env, argv[1], name, sizeof name, "name")) return NULL;
 	bool is_buffer = false;
 	napi_is_buffer(env, argv[2], &is_buffer);
