@@ -34,15 +34,21 @@ export class CgroupManager {
   }
 
   /**
-   * What removal deletes: `dirs`, and on a hybrid host the path in its cgroup2 mount as well.
-   * runc makes a container's cgroup there too, with every missing ancestor (the pod's
-   * cgroup among them); it deletes only the container's own, and nothing else would delete
-   * the rest: one directory per pod, left forever.
+   * Every hierarchy runc may make a cgroup in: those `dirs` names, and on a hybrid host the
+   * cgroup2 mount as well. runc makes a container's cgroup there too, with every missing
+   * ancestor (the pod's cgroup among them); it deletes only the container's own, and nothing
+   * else would delete the rest: one directory per pod, left forever.
    */
+  roots(): string[] {
+    if (this.layout.version === 2) return [this.layout.unified!];
+    const roots = this.layout.v1.map((h) => h.mountPoint);
+    if (this.layout.unified) roots.push(this.layout.unified);
+    return roots;
+  }
+
+  /** What removal deletes: the path in every one of `roots`. */
   private removalDirs(path: string): string[] {
-    const dirs = this.dirs(path);
-    if (this.layout.version === 1 && this.layout.unified) dirs.push(join(this.layout.unified, path));
-    return dirs;
+    return this.roots().map((root) => join(root, path));
   }
 
   private hierarchyOf(controller: string): string | undefined {

@@ -237,7 +237,6 @@ export async function captureRootfsDiff(opts: { upperDir: string; merged: string
   return plan.deleted;
 }
 
-
 /**
  * Makes a fresh (empty, unmounted) upper layer hold a checkpoint's changes: the diff's
  * entries unpacked as a layer is (nothing in it can lead outside), then a whiteout for each

@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { hostCgroupLayout } from '../cgroups/index.js';
+import { CgroupManager, hostCgroupLayout } from '../cgroups/index.js';
 import type { Config, RuntimeHandlerConfig } from '../config/index.js';
 import { FailedPreconditionError, InvalidArgumentError, messageOf } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
@@ -128,8 +128,7 @@ export class RuntimeHandlers {
   async prepare(): Promise<void> {
     const { paths } = this.opts;
     await removeProbeLeftovers(paths.probeDir);
-    const layout = hostCgroupLayout();
-    const cgroups = removeProbeCgroups([...layout.v1.map((h) => h.mountPoint), ...(layout.unified ? [layout.unified] : [])]);
+    const cgroups = removeProbeCgroups(new CgroupManager(hostCgroupLayout()).roots());
     if (cgroups.length > 0) this.opts.log.info({ cgroups }, 'removed the cgroups of runtime probes a killed daemon left');
     rmSync(paths.execDir, { recursive: true, force: true });
     for (const dir of [paths.exitDir, paths.socketDir, paths.execDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });

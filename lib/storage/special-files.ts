@@ -32,18 +32,23 @@ async function run(file: string, args: string[]): Promise<void> {
   await runCommand(file, args, { timeoutMs: COMMAND_TIMEOUT_MS });
 }
 
+/** The addon at `path`, or null when it does not load here (the programs do the work then). */
+function loadAddon(path: string): FsCalls | null {
+  // process.dlopen, not require: node:module would bring the ES module loader into a worker.
+  const addon = { exports: {} };
+  try {
+    process.dlopen(addon, path);
+    return addon.exports as FsCalls;
+  } catch {
+    return null;
+  }
+}
+
 /** This installation's addon, or undefined when it is not built (or does not load here). */
 export function installedFsCalls(): FsCalls | undefined {
   if (installed === undefined) {
     const path = installedFile('native', 'fs-calls.node');
-    try {
-      // process.dlopen, not require: node:module would bring the ES module loader into a worker.
-      const addon = { exports: {} };
-      if (path) process.dlopen(addon, path);
-      installed = path ? (addon.exports as FsCalls) : null;
-    } catch {
-      installed = null;
-    }
+    installed = path ? loadAddon(path) : null;
   }
   return installed ?? undefined;
 }

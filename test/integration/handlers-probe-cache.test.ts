@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestDaemon, makeTestDirs, removeTestDirs } from '../helpers/daemon.js';
-import { hostCgroupLayout } from '../../lib/cgroups/index.js';
+import { CgroupManager, hostCgroupLayout } from '../../lib/cgroups/index.js';
 import { mountsBelow } from '../../lib/mount/index.js';
 
 const dirs = makeTestDirs();
@@ -137,8 +137,7 @@ describe('runtime handler probe cache', () => {
 
   it('clears at start the cgroups of probes whose daemon is gone, and no other', async () => {
     writeBinary('# a fifth build');
-    const layout = hostCgroupLayout();
-    const hierarchies = [...layout.v1.map((h) => h.mountPoint), ...(layout.unified ? [layout.unified] : [])];
+    const hierarchies = new CgroupManager(hostCgroupLayout()).roots();
     const gone = spawnSync('true').pid!;
     const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
     const names = {
