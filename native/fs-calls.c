@@ -1,15 +1,23 @@
 /*
- * fs-calls: the file system calls a layer unpack needs and Node.js has no binding for, as a
- * Node-API addon. Without it every whiteout, opaque directory, device node and extended
- * attribute of a layer costs a mknod(1) or setfattr(1) process, some milliseconds each.
+ * fs-calls: file system calls Node.js has no binding for, or none cheap enough, as a Node-API
+ * addon. Without it every whiteout, opaque directory, device node and extended attribute of a
+ * layer costs a mknod(1) or setfattr(1) process, some milliseconds each, and a stats call
+ * reads hundreds of cgroup control files one binding call at a time on the event loop.
  *
  *   mknod(path, mode, major, minor)  mknod(2); `mode` carries the file type bits (S_IFCHR,
  *                                    S_IFBLK, S_IFIFO) and the permissions (the umask applies)
  *   lsetxattr(path, name, value)     lsetxattr(2): never follows a symlink; `value` a Buffer
+ *   preadBatch(fds, buffer, slots, lengths, start, end)
+ *                                    pread(2) at offset 0 of fds[i] into buffer[slots[i],
+ *                                    slots[i+1]) for every i in [start, end), on a thread of
+ *                                    libuv's pool; lengths[i] gets the byte count or -errno.
+ *                                    `fds`, `slots` and `lengths` are Int32Arrays. Returns a
+ *                                    Promise that settles once every read is done; the caller
+ *                                    keeps the descriptors open until then.
  *
- * Both are synchronous, like the rest of the unpack, which runs on a worker thread of its own.
- * A failure throws an Error whose `code` is the errno name (EPERM, ENOTSUP, ...), as Node's fs
- * errors have. Context-aware: it loads in worker threads.
+ * mknod and lsetxattr are synchronous, like the rest of the unpack, which runs on a worker
+ * thread of its own. A failure throws an Error whose `code` is the errno name (EPERM,
+ * ENOTSUP, ...), as Node's fs errors have. Context-aware: it loads in worker threads.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -20,7 +28,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <stdlib.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 /* Throws `call path: message` with the errno's name as its code. */
 static napi_value throw_errno(napi_env env, int err, const char *call, const char *path) {
@@ -108,11 +118,110 @@ static napi_value do_lsetxattr(napi_env env, napi_callback_info info) {
 	return NULL;
 }
 
+/* One preadBatch call: what its thread reads, and what keeps the arrays alive meanwhile. */
+struct read_batch {
+	napi_async_work work;
+	napi_deferred deferred;
+	napi_ref kept[4];
+	const int32_t *fds;
+	const int32_t *slots;
+	int32_t *lengths;
+	char *buffer;
+	uint32_t start;
+	uint32_t end;
+};
+
+/* The elements of an Int32Array argument; false, with a JS exception pending, for anything else. */
+static int int32_array_arg(napi_env env, napi_value value, int32_t **data, size_t *length, const char *what) {
+	bool is_typed = false;
+	napi_typedarray_type type;
+	napi_is_typedarray(env, value, &is_typed);
+	if (is_typed) napi_get_typedarray_info(env, value, &type, length, (void **)data, NULL, NULL);
+	if (!is_typed || type != napi_int32_array) {
+		char message[64];
+		snprintf(message, sizeof message, "%s must be an Int32Array", what);
+		throw_usage(env, message);
+		return 0;
+	}
+	return 1;
+}
+
+static void read_batch_execute(napi_env env, void *data) {
+	(void)env;
+	struct read_batch *batch = data;
+	for (uint32_t i = batch->start; i < batch->end; i++) {
+		ssize_t n;
+		do n = pread(batch->fds[i], batch->buffer + batch->slots[i], (size_t)(batch->slots[i + 1] - batch->slots[i]), 0);
+		while (n < 0 && errno == EINTR);
+		batch->lengths[i] = n < 0 ? -errno : (int32_t)n;
+	}
+}
+
+static void read_batch_complete(napi_env env, napi_status status, void *data) {
+	struct read_batch *batch = data;
+	if (status == napi_ok) {
+		napi_value undefined;
+		napi_get_undefined(env, &undefined);
+		napi_resolve_deferred(env, batch->deferred, undefined);
+	} else {
+		napi_value message, error;
+		napi_create_string_utf8(env, "preadBatch: the reads did not run", NAPI_AUTO_LENGTH, &message);
+		napi_create_error(env, NULL, message, &error);
+		napi_reject_deferred(env, batch->deferred, error);
+	}
+	for (int i = 0; i < 4; i++) napi_delete_reference(env, batch->kept[i]);
+	napi_delete_async_work(env, batch->work);
+	free(batch);
+}
+
+static napi_value do_pread_batch(napi_env env, napi_callback_info info) {
+	static const char usage[] = "preadBatch(fds, buffer, slots, lengths, start, end)";
+	napi_value argv[6];
+	size_t argc = 6;
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	if (argc != 6) return throw_usage(env, usage);
+	int32_t *fds, *slots, *lengths;
+	size_t count, slot_count, length_count;
+	if (!int32_array_arg(env, argv[0], &fds, &count, "fds")) return NULL;
+	bool is_buffer = false;
+	napi_is_buffer(env, argv[1], &is_buffer);
+	if (!is_buffer) return throw_usage(env, "buffer must be a Buffer");
+	char *buffer = NULL;
+	size_t buffer_length = 0;
+	napi_get_buffer_info(env, argv[1], (void **)&buffer, &buffer_length);
+	if (!int32_array_arg(env, argv[2], &slots, &slot_count, "slots") || !int32_array_arg(env, argv[3], &lengths, &length_count, "lengths")) return NULL;
+	uint32_t start, end;
+	if (!uint_arg(env, argv[4], &start, "start") || !uint_arg(env, argv[5], &end, "end")) return NULL;
+	if (slot_count != count + 1 || length_count != count) return throw_usage(env, "slots must have one element more than fds, lengths as many");
+	if (start > end || end > count) return throw_usage(env, "start and end must be a range of fds");
+	/* Every slot this batch writes lies in the buffer, in order: a read can never write past it. */
+	for (uint32_t i = start; i < end; i++) {
+		if (slots[i] < 0 || slots[i + 1] < slots[i] || (size_t)slots[i + 1] > buffer_length) return throw_usage(env, "slots must be ascending offsets within the buffer");
+	}
+	struct read_batch *batch = calloc(1, sizeof *batch);
+	if (!batch) return throw_errno(env, ENOMEM, "preadBatch", "(batch)");
+	batch->fds = fds;
+	batch->slots = slots;
+	batch->lengths = lengths;
+	batch->buffer = buffer;
+	batch->start = start;
+	batch->end = end;
+	for (int i = 0; i < 4; i++) napi_create_reference(env, argv[i], 1, &batch->kept[i]);
+	napi_value promise, name;
+	napi_create_promise(env, &batch->deferred, &promise);
+	napi_create_string_utf8(env, "runcri:preadBatch", NAPI_AUTO_LENGTH, &name);
+	napi_create_async_work(env, NULL, name, read_batch_execute, read_batch_complete, batch, &batch->work);
+	napi_queue_async_work(env, batch->work);
+	return promise;
+}
+
 NAPI_MODULE_INIT() {
 	napi_value fn;
 	napi_create_function(env, "mknod", NAPI_AUTO_LENGTH, do_mknod, NULL, &fn);
 	napi_set_named_property(env, exports, "mknod", fn);
 	napi_create_function(env, "lsetxattr", NAPI_AUTO_LENGTH, do_lsetxattr, NULL, &fn);
 	napi_set_named_property(env, exports, "lsetxattr", fn);
+	napi_create_function(env, "preadBatch", NAPI_AUTO_LENGTH, do_pread_batch, NULL, &fn);
+	napi_set_named_property(env, exports, "preadBatch", fn);
 	return exports;
 }

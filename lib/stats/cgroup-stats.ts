@@ -232,6 +232,24 @@ function readV2(read: ControlFileReader, scope: StatsScope): CgroupStats {
   return stats;
 }
 
+/**
+ * Every control file readCgroupStats may read for a version and scope, so that a caller can
+ * read them all in one batch first. Kept beside the readers above: a file they read and this
+ * does not name still works, read on its own (see KeptCgroupFiles.readBatch).
+ */
+const CONTROL_FILES: Record<1 | 2, Record<StatsScope, readonly string[]>> = (() => {
+  const v1 = ['cpuacct.usage', 'memory.usage_in_bytes', 'memory.stat', 'memory.limit_in_bytes', 'memory.memsw.usage_in_bytes', 'memory.memsw.limit_in_bytes'];
+  const v2 = ['cpu.stat', 'cpu.pressure', 'memory.current', 'memory.stat', 'memory.max', 'memory.pressure', 'memory.swap.current', 'memory.swap.max', 'io.pressure'];
+  return {
+    1: { usage: v1, all: [...v1, 'memory.oom_control', 'pids.current'] },
+    2: { usage: v2, all: [...v2, 'memory.events', 'pids.current'] },
+  };
+})();
+
+export function controlFilesOf(version: 1 | 2, scope: StatsScope): readonly string[] {
+  return CONTROL_FILES[version][scope];
+}
+
 export function readCgroupStats(version: 1 | 2, read: ControlFileReader, scope: StatsScope = 'all'): CgroupStats {
   return version === 2 ? readV2(read, scope) : readV1(read, scope);
 }

@@ -1,8 +1,8 @@
-import { readCgroupStats, type CgroupStats, type StatsScope } from './cgroup-stats.js';
+import { controlFilesOf, readCgroupStats, type CgroupStats, type ControlFileReader, type StatsScope } from './cgroup-stats.js';
 import { CpuRateTracker } from './cpu-rate.js';
 import { DiskUsageCache, mountPointOf, type DiskUsage } from './disk-usage.js';
 import { NetnsCounters, type InterfaceCounters } from './netdev.js';
-import { KeptCgroupFiles } from './kept-files.js';
+import { KeptCgroupFiles, type CgroupRead } from './kept-files.js';
 import { readMountInfo, type MountEntry } from '../mount/index.js';
 import type { CgroupFiles, StatsContainer, StatsPod } from './sources.js';
 
@@ -47,9 +47,13 @@ export class Sampler {
     this.netns = new NetnsCounters(now);
   }
 
-  private readCgroup(path: string, scope: StatsScope): CgroupStats {
-    if (!path) return {};
-    return readCgroupStats(this.cgroups.layout.version, (file) => this.cgroups.read(path, file), scope);
+  private cgroupRead(path: string, scope: StatsScope): CgroupRead {
+    return { path, files: controlFilesOf(this.cgroups.layout.version, scope) };
+  }
+
+  /** A cgroup's stats from its files as a batch read them; none for an object without a cgroup. */
+  private cgroupStats(path: string, read: ControlFileReader, scope: StatsScope): CgroupStats {
+    return path ? readCgroupStats(this.cgroups.layout.version, read, scope) : {};
   }
 
   /** `scope` `all` for the pod metrics, which report containers' process and OOM counts too. */
@@ -58,10 +62,17 @@ export class Sampler {
   }
 
   /**
-   * Samples the containers in one synchronous pass over their cgroups; only a writable layer
-   * never measured before makes the answer wait, for its first walk.
+   * Samples the containers, their cgroups read in one batch; only a writable layer never
+   * measured before makes the answer wait, for its first walk.
    */
   async containers(list: readonly StatsContainer[], scope: StatsScope = 'usage'): Promise<ContainerSample[]> {
+    const atNs = this.now();
+    const readers = await this.cgroups.readBatch(list.map((c) => this.cgroupRead(c.cgroupPath, scope)));
+    return this.containerSamples(list, readers, scope, atNs);
+  }
+
+  /** The containers' samples from their cgroup files, read at `atNs`, and their writable layers. */
+  private async containerSamples(list: readonly StatsContainer[], readers: readonly ControlFileReader[], scope: StatsScope, atNs: bigint): Promise<ContainerSample[]> {
     const samples: ContainerSample[] = [];
     let firstWalks: Promise<void>[] | undefined;
     let mountinfo: MountEntry[] | undefined;
@@ -74,13 +85,12 @@ export class Sampler {
       this.layers.set(dir, { usage, sampled });
       return sampled;
     };
-    for (const c of list) {
-      const atNs = this.now();
-      const cgroup = this.readCgroup(c.cgroupPath, scope);
+    list.forEach((c, i) => {
+      const cgroup = this.cgroupStats(c.cgroupPath, readers[i]!, scope);
       const cpuRate = cgroup.cpuUsageNs === undefined ? undefined : this.rates.observe(c.id, cgroup.cpuUsageNs, atNs);
       const sample: ContainerSample = { container: c, atNs, cgroup, cpuRate, disk: undefined };
       samples.push(sample);
-      if (!c.upperDir) continue;
+      if (!c.upperDir) return;
       const dir = c.upperDir;
       const usage = this.disk.current(dir);
       if (usage) {
@@ -90,24 +100,34 @@ export class Sampler {
           sample.disk = layerOf(dir, first);
         }));
       }
-    }
+    });
     if (firstWalks) await Promise.all(firstWalks);
     return samples;
   }
 
-  /** Pods with their containers (`containersOf` gives each pod's). Network namespaces are read in one pass. */
+  /**
+   * Pods with their containers (`containersOf` gives each pod's): the cgroups of all of them
+   * in one batch, the network namespaces in one pass.
+   */
   async pods(pods: readonly StatsPod[], containersOf: (podId: string) => StatsContainer[], containerScope: StatsScope = 'usage'): Promise<PodSample[]> {
     const netPaths = pods.map((p) => p.namespacePaths.net).filter((p): p is string => !!p);
     const counters = netPaths.length > 0 ? await this.netns.read(netPaths) : new Map<string, InterfaceCounters[]>();
     const netAt = this.now();
-    return Promise.all(pods.map(async (pod) => {
-      const atNs = this.now();
-      const cgroup = this.readCgroup(pod.cgroupPath, 'all');
+    const containers = pods.map((pod) => containersOf(pod.id));
+    const atNs = this.now();
+    const readers = await this.cgroups.readBatch([
+      ...pods.map((pod) => this.cgroupRead(pod.cgroupPath, 'all')),
+      ...containers.flat().map((c) => this.cgroupRead(c.cgroupPath, containerScope)),
+    ]);
+    let next = pods.length;
+    const containerReaders = containers.map((own) => readers.slice(next, (next += own.length)));
+    return Promise.all(pods.map(async (pod, i) => {
+      const cgroup = this.cgroupStats(pod.cgroupPath, readers[i]!, 'all');
       const key = `pod:${pod.id}`;
       const cpuRate = cgroup.cpuUsageNs === undefined ? undefined : this.rates.observe(key, cgroup.cpuUsageNs, atNs);
       const interfaces = pod.namespacePaths.net ? counters.get(pod.namespacePaths.net) : undefined;
-      const containers = await this.containers(containersOf(pod.id), containerScope);
-      return { pod, atNs, cgroup, cpuRate, network: interfaces ? { atNs: netAt, interfaces } : undefined, containers };
+      const samples = await this.containerSamples(containers[i]!, containerReaders[i]!, containerScope, atNs);
+      return { pod, atNs, cgroup, cpuRate, network: interfaces ? { atNs: netAt, interfaces } : undefined, containers: samples };
     }));
   }
 

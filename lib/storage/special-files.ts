@@ -9,15 +9,7 @@
  * start some milliseconds for nothing when the addon is there.
  */
 import { chmodSync, constants } from 'node:fs';
-import { installedFile } from '../util/files.js';
-
-/** The addon's calls. Both throw an Error whose `code` is the errno name. */
-export interface FsCalls {
-  /** mknod(2): `mode` holds the file type bits and the permissions (the umask applies). */
-  mknod(path: string, mode: number, major: number, minor: number): void;
-  /** lsetxattr(2): sets an attribute of the path itself, never of a symlink's target. */
-  lsetxattr(path: string, name: string, value: Buffer): void;
-}
+import { installedFsCalls, type FsCalls } from '../util/fs-calls.js';
 
 export type NodeType = 'character-device' | 'block-device' | 'fifo';
 
@@ -25,32 +17,9 @@ const COMMAND_TIMEOUT_MS = 10_000;
 const TYPE_BITS: Record<NodeType, number> = { 'character-device': constants.S_IFCHR, 'block-device': constants.S_IFBLK, fifo: constants.S_IFIFO };
 const MKNOD_TYPE: Record<NodeType, string> = { 'character-device': 'c', 'block-device': 'b', fifo: 'p' };
 
-let installed: FsCalls | null | undefined;
-
 async function run(file: string, args: string[]): Promise<void> {
   const { runCommand } = await import('../process/index.js');
   await runCommand(file, args, { timeoutMs: COMMAND_TIMEOUT_MS });
-}
-
-/** The addon at `path`, or null when it does not load here (the programs do the work then). */
-function loadAddon(path: string): FsCalls | null {
-  // process.dlopen, not require: node:module would bring the ES module loader into a worker.
-  const addon = { exports: {} };
-  try {
-    process.dlopen(addon, path);
-    return addon.exports as FsCalls;
-  } catch {
-    return null;
-  }
-}
-
-/** This installation's addon, or undefined when it is not built (or does not load here). */
-export function installedFsCalls(): FsCalls | undefined {
-  if (installed === undefined) {
-    const path = installedFile('native', 'fs-calls.node');
-    installed = path ? loadAddon(path) : null;
-  }
-  return installed ?? undefined;
 }
 
 /**

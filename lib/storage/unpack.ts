@@ -4,7 +4,8 @@ import {
 } from 'node:fs';
 import { CancelledError, FailedPreconditionError, isRuntimeError, messageOf } from '../errors/index.js';
 import { failpoint } from '../failpoints/index.js';
-import { SpecialFiles, type FsCalls, type NodeType } from './special-files.js';
+import { SpecialFiles, type NodeType } from './special-files.js';
+import type { FsCalls } from '../util/fs-calls.js';
 import { TarReader, type TarEntry } from './tar-reader.js';
 import { xattrVerdict } from './xattr-policy.js';
 

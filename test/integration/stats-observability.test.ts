@@ -170,6 +170,38 @@ describe('container and pod stats over the socket', () => {
     assert.deepEqual(labelled.map((s) => s.attributes?.id), [podB]);
   });
 
+  it('gives each of many containers listed at once its own cgroup\'s usage', async () => {
+    // Enough containers that their cgroup files are read in one batch off the event loop
+    // (where the fs-calls addon is built): container i holds 2·(i+1) MiB of the pod's /dev/shm
+    // (64 MiB in all), charged to it alone, so a file read into another container's answer shows.
+    const pod = await runPod('stats-many');
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const id = await createContainer(pod, 'stats-many', `holder-${i}`, `busybox dd if=/dev/zero of=/dev/shm/hold-${i} bs=1M count=${2 * (i + 1)} 2>/dev/null; exec sleep 1000`);
+      await daemon.client.runtime('StartContainer', { container_id: id });
+      ids.push(id);
+    }
+    const MiB = 1024 * 1024;
+    const list = await eventually('every container to hold its memory', async () => {
+      const stats = (await daemon.client.runtime('ListContainerStats', { filter: { pod_sandbox_id: pod } })).stats!;
+      return stats.length === ids.length && stats.every((s) => u64(s.memory?.working_set_bytes) >= 2 * (ids.indexOf(s.attributes!.id!) + 1) * MiB) ? stats : undefined;
+    });
+    for (const s of list) {
+      const held = 2 * (ids.indexOf(s.attributes!.id!) + 1) * MiB;
+      const workingSet = u64(s.memory?.working_set_bytes);
+      // Below what the next container holds: its own shell and sleep are well under 2 MiB.
+      assert.ok(workingSet >= held && workingSet < held + 2 * MiB, `${s.attributes?.metadata?.name}: working set ${workingSet}, holds ${held}`);
+      assert.ok(u64(s.cpu?.usage_core_nano_seconds) > 0);
+    }
+    const podStats = (await daemon.client.runtime('PodSandboxStats', { pod_sandbox_id: pod })).stats!;
+    assert.equal(podStats.linux?.containers?.length, ids.length);
+    for (const s of podStats.linux!.containers!) {
+      const held = 2 * (ids.indexOf(s.attributes!.id!) + 1) * MiB;
+      assert.ok(u64(s.memory?.working_set_bytes) >= held && u64(s.memory?.working_set_bytes) < held + 2 * MiB, `pod stats of ${s.attributes?.metadata?.name}`);
+    }
+    assert.ok(u64(podStats.linux?.memory?.working_set_bytes) >= 2 * 21 * MiB, 'the pod holds all of it');
+  });
+
   it('reports cAdvisor-named pod metrics whose labels match their descriptors', async () => {
     const descriptors = new Map((await daemon.client.runtime('ListMetricDescriptors', {})).descriptors!.map((d) => [d.name!, d.label_keys!]));
     for (const name of ['container_cpu_usage_seconds_total', 'container_memory_working_set_bytes', 'container_memory_rss', 'container_network_receive_bytes_total', 'container_network_transmit_bytes_total', 'container_fs_usage_bytes', 'container_oom_events_total']) {

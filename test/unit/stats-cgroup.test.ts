@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CgroupManager, type CgroupLayout } from '../../lib/cgroups/index.js';
-import { parseFlatKeyed, parsePsi, readCgroupStats, valueOfKey } from '../../lib/stats/cgroup-stats.js';
+import { controlFilesOf, parseFlatKeyed, parsePsi, readCgroupStats, valueOfKey } from '../../lib/stats/cgroup-stats.js';
 import { containerStatsWire } from '../../lib/stats/wire.js';
 import type { ContainerSample } from '../../lib/stats/sample.js';
 
@@ -196,6 +196,23 @@ describe('stat file parsing', () => {
     const all = readCgroupStats(1, read, 'all');
     assert.equal(all.pids, 3n);
     assert.equal(all.oomKills, 2n);
+  });
+
+  it('names every file it may read, for each version and scope, so that one batch can read them first', () => {
+    // Every file answers, so every branch that reads another file is taken.
+    const answer = (file: string) => (file.endsWith('pressure') ? 'some avg10=0.00 avg60=0.00 avg300=0.00 total=1\n' : file.endsWith('stat') || file.endsWith('events') || file.endsWith('oom_control') ? 'total_rss 1\nanon 1\nusage_usec 1\noom 1\noom_kill 1\n' : '1\n');
+    for (const version of [1, 2] as const) {
+      for (const scope of ['usage', 'all'] as const) {
+        const asked = new Set<string>();
+        readCgroupStats(version, (file) => {
+          asked.add(file);
+          return answer(file);
+        }, scope);
+        const named = new Set(controlFilesOf(version, scope));
+        assert.deepEqual([...asked].filter((f) => !named.has(f)), [], `v${version} ${scope}`);
+        assert.ok(asked.size > 3, `v${version} ${scope} read ${[...asked].join()}`);
+      }
+    }
   });
 
   it('returns no PSI for an empty or foreign file', () => {
