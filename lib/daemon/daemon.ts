@@ -17,6 +17,7 @@ import { RuntimeHandlers } from '../oci/index.js';
 import { ContainerEventBus, StatsService, containerStatsSource, loadRuntimeMetrics, noMetrics, startMetricsEndpoint } from '../stats/index.js';
 import { LazyStreaming, streamingLookups } from '../streaming/index.js';
 import type { Services } from './services.js';
+import { missingNativeHelpers } from './native-helpers.js';
 
 /** How long after it starts answering the daemon leaves its background work (probes, checks, GC) waiting. */
 const BACKGROUND_DELAY_MS = 1000;
@@ -130,6 +131,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     afterStart.unref();
     phases.total = Math.round(performance.now());
     log.info({ socket: config.socket, root: config.root, version: services.version, startMs: phases }, 'runcri is serving');
+    const missing = missingNativeHelpers(config.runtime.idmap_mount_helper ? ['native/idmap-mount'] : []);
+    if (Object.keys(missing).length > 0) log.warn({ missing }, 'native helpers are not built (make builds them): runcri runs without them, slower or refusing some requests');
     const running = { server, listener, store };
     return {
       services,
