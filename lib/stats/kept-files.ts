@@ -31,6 +31,13 @@ interface KeptFile {
   length: number;
 }
 
+/** A file a batch reads. */
+interface BatchEntry {
+  path: string;
+  file: string;
+  kept: KeptFile;
+}
+
 /** Where a file's text lands in a batch buffer: room for its last length and half as much again. */
 function slotBytes(lastLength: number): number {
   if (lastLength === 0) return FIRST_SLOT_BYTES;
@@ -92,10 +99,11 @@ export class KeptCgroupFiles implements CgroupFiles {
     // From the first descriptor taken: a file opened for this batch may close others (MAX_KEPT).
     this.batchesRunning++;
     let texts: (string | undefined)[];
-    const batch: { path: string; file: string; kept: KeptFile }[] = [];
-    let slots: number[][];
+    const batch: BatchEntry[] = [];
+    // Per request, per file: where it is in the batch, or -1 when there is no such file.
+    let indexes: number[][];
     try {
-      slots = reads.map((r) => r.files.map((file) => {
+      indexes = reads.map((r) => r.files.map((file) => {
         const kept = r.path ? this.kept(r.path, file) : undefined;
         if (!kept) return -1;
         batch.push({ path: r.path, file, kept });
@@ -110,13 +118,13 @@ export class KeptCgroupFiles implements CgroupFiles {
     return reads.map((r, i) => (file: string) => {
       const at = r.files.indexOf(file);
       if (at < 0) return r.path ? this.read(r.path, file) : undefined;
-      const slot = slots[i]![at]!;
-      return slot < 0 ? undefined : texts[slot];
+      const index = indexes[i]![at]!;
+      return index < 0 ? undefined : texts[index];
     });
   }
 
   /** The batch's preads on the thread pool, in up to MAX_TASKS tasks side by side. */
-  private async readOffLoop(calls: FsCalls, batch: readonly { path: string; file: string; kept: KeptFile }[]): Promise<(string | undefined)[]> {
+  private async readOffLoop(calls: FsCalls, batch: readonly BatchEntry[]): Promise<(string | undefined)[]> {
     const n = batch.length;
     const fds = new Int32Array(n);
     const slots = new Int32Array(n + 1);
