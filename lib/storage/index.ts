@@ -11,7 +11,6 @@ export { unpackLayer, cleanEntryPath, UnsafeLayerEntryError, LayerWriteError, ty
 export { TarReader, TarFormatError, parsePaxRecords, type TarEntry, type TarEvent } from './tar-reader.js';
 export { xattrVerdict } from './xattr-policy.js';
 export { SpecialFiles } from './special-files.js';
-export { installedFsCalls, type FsCalls } from '../util/fs-calls.js';
 export { removeTree } from './remove-tree.js';
 export { UnpackPool, type UnpackLease } from './unpack-pool.js';
 export { compressionOf, decompressor, type Compression } from './decompress.js';

@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import {
-  cleanEntryPath, installedFsCalls, LayerWriteError, TarFormatError, unpackLayer, UnsafeLayerEntryError, xattrVerdict, type FsCalls,
-} from '../../lib/storage/index.js';
+import { cleanEntryPath, LayerWriteError, TarFormatError, unpackLayer, UnsafeLayerEntryError, xattrVerdict } from '../../lib/storage/index.js';
+import { installedFsCalls, type FsCalls } from '../../lib/util/fs-calls.js';
 import { buildTar, type EntrySpec } from '../helpers/oci-image.js';
 import { tarBytes } from '../helpers/tar-writer.js';
 
