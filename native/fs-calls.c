@@ -1,8 +1,10 @@
 /*
  * fs-calls: file system calls Node.js has no binding for, or none cheap enough, as a Node-API
  * addon. Without it every whiteout, opaque directory, device node and extended attribute of a
- * layer costs a mknod(1) or setfattr(1) process, some milliseconds each, and a stats call
- * reads hundreds of cgroup control files one binding call at a time on the event loop.
+ * layer costs a mknod(1) or setfattr(1) process, some milliseconds each, a stats call
+ * reads hundreds of cgroup control files one binding call at a time on the event loop, and a
+ * log write under way on the thread pool cannot be told from one that never ran when the
+ * process exits.
  *
  *   mknod(path, mode, major, minor)  mknod(2); `mode` carries the file type bits (S_IFCHR,
  *                                    S_IFBLK, S_IFIFO) and the permissions (the umask applies)
@@ -14,6 +16,11 @@
  *                                    `fds`, `slots` and `lengths` are Int32Arrays. Returns a
  *                                    Promise that settles once every read is done; the caller
  *                                    keeps the descriptors open until then.
+ *   writeOnce(fd, buffer, state)     one write(2) of the Buffer to fd, on a thread of libuv's
+ *                                    pool; state (an Int32Array of 2) gets [1] = the bytes
+ *                                    written or -errno, then [0] = 1, so that a caller that
+ *                                    cannot wait for the Promise (a process on its way out)
+ *                                    can still see whether and how far the write went.
  *
  * mknod and lsetxattr are synchronous, like the rest of the unpack, which runs on a worker
  * thread of its own. A failure throws an Error whose `code` is the errno name (EPERM,
@@ -215,6 +222,80 @@ static napi_value do_pread_batch(napi_env env, napi_callback_info info) {
 	return promise;
 }
 
+/* One writeOnce call: its write, the Buffer and state it keeps alive, and where it reports. */
+struct write_once {
+	napi_async_work work;
+	napi_deferred deferred;
+	napi_ref kept[2];
+	int fd;
+	const char *data;
+	size_t length;
+	int32_t *state;
+};
+
+static void write_once_execute(napi_env env, void *data) {
+	(void)env;
+	struct write_once *w = data;
+	ssize_t n;
+	do n = write(w->fd, w->data, w->length);
+	while (n < 0 && errno == EINTR);
+	w->state[1] = n < 0 ? -errno : (int32_t)n;
+	/* Last, and seen by the main thread only after the result above. */
+	__atomic_store_n(&w->state[0], 1, __ATOMIC_RELEASE);
+}
+
+static void write_once_complete(napi_env env, napi_status status, void *data) {
+	struct write_once *w = data;
+	napi_value undefined;
+	napi_get_undefined(env, &undefined);
+	if (status == napi_ok) {
+		napi_resolve_deferred(env, w->deferred, undefined);
+	} else {
+		napi_value message, error;
+		napi_create_string_utf8(env, "writeOnce: the write did not run", NAPI_AUTO_LENGTH, &message);
+		napi_create_error(env, NULL, message, &error);
+		napi_reject_deferred(env, w->deferred, error);
+	}
+	for (int i = 0; i < 2; i++) napi_delete_reference(env, w->kept[i]);
+	napi_delete_async_work(env, w->work);
+	free(w);
+}
+
+static napi_value do_write_once(napi_env env, napi_callback_info info) {
+	napi_value argv[3];
+	size_t argc = 3;
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	if (argc != 3) return throw_usage(env, "writeOnce(fd, buffer, state)");
+	uint32_t fd;
+	if (!uint_arg(env, argv[0], &fd, "fd")) return NULL;
+	bool is_buffer = false;
+	napi_is_buffer(env, argv[1], &is_buffer);
+	if (!is_buffer) return throw_usage(env, "buffer must be a Buffer");
+	char *data = NULL;
+	size_t length = 0;
+	napi_get_buffer_info(env, argv[1], (void **)&data, &length);
+	if (length > INT32_MAX) return throw_usage(env, "buffer must be under 2 GiB");
+	int32_t *state;
+	size_t state_length;
+	if (!int32_array_arg(env, argv[2], &state, &state_length, "state")) return NULL;
+	if (state_length != 2) return throw_usage(env, "state must have two elements");
+	struct write_once *w = calloc(1, sizeof *w);
+	if (!w) return throw_errno(env, ENOMEM, "writeOnce", "(write)");
+	w->fd = (int)fd;
+	w->data = data;
+	w->length = length;
+	w->state = state;
+	state[0] = 0;
+	state[1] = 0;
+	for (int i = 0; i < 2; i++) napi_create_reference(env, argv[i + 1], 1, &w->kept[i]);
+	napi_value promise, name;
+	napi_create_promise(env, &w->deferred, &promise);
+	napi_create_string_utf8(env, "runcri:writeOnce", NAPI_AUTO_LENGTH, &name);
+	napi_create_async_work(env, NULL, name, write_once_execute, write_once_complete, w, &w->work);
+	napi_queue_async_work(env, w->work);
+	return promise;
+}
+
 NAPI_MODULE_INIT() {
 	napi_value fn;
 	napi_create_function(env, "mknod", NAPI_AUTO_LENGTH, do_mknod, NULL, &fn);
@@ -223,5 +304,7 @@ NAPI_MODULE_INIT() {
 	napi_set_named_property(env, exports, "lsetxattr", fn);
 	napi_create_function(env, "preadBatch", NAPI_AUTO_LENGTH, do_pread_batch, NULL, &fn);
 	napi_set_named_property(env, exports, "preadBatch", fn);
+	napi_create_function(env, "writeOnce", NAPI_AUTO_LENGTH, do_write_once, NULL, &fn);
+	napi_set_named_property(env, exports, "writeOnce", fn);
 	return exports;
 }

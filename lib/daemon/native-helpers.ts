@@ -17,7 +17,7 @@ const HELPERS: readonly NativeHelper[] = [
   { name: 'native/idmap-mount', built: program('idmap-mount'), without: 'pods with a user namespace are refused' },
   {
     name: 'native/fs-calls.node', built: () => installedFsCalls() !== undefined,
-    without: 'layer whiteouts, device nodes and attributes take a program each; stats read cgroup files on the event loop',
+    without: 'layer whiteouts, device nodes and attributes take a program each; stats read cgroup files on the event loop; a log line being written at exit may be lost',
   },
 ];
 

@@ -1,4 +1,6 @@
 import { write, writeSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { installedFsCalls, type FsCalls } from '../util/fs-calls.js';
 
 /** Log text waiting for a slow reader beyond this is dropped (and counted), not held in memory. */
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
@@ -6,24 +8,46 @@ const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 const FULL_PIPE_RETRY_MS = 10;
 /** At exit, a full pipe gets this many more tries, FULL_PIPE_RETRY_MS apart. */
 const EXIT_FULL_PIPE_TRIES = 50;
+/** At exit, how long the write under way gets to finish (a reader that stopped reading holds it). */
+const EXIT_WAIT_FOR_WRITE_MS = FULL_PIPE_RETRY_MS * EXIT_FULL_PIPE_TRIES;
+
+/** The write under way through the addon: what it writes and where it reports how far it went. */
+interface WriteUnderWay {
+  data: Buffer;
+  offset: number;
+  /** [0]: 1 once the write is done; [1]: the bytes written, or -errno. */
+  state: Int32Array;
+}
+
+/** Sleeps the thread: in an exit handler nothing else can run anyway. */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
 
 /**
  * Where the daemon's log lines go: file descriptor 2, written without blocking the event loop,
  * in order, with the lines logged while a write is under way sent together in the next one.
  *
  * A log reader that goes away (EPIPE) or a closed descriptor ends the logging, not the daemon:
- * from then on lines are dropped. At exit, what is still queued is written synchronously,
- * once, giving up at the first error; a daemon must never hang on its way out, or stop
- * answering, because nobody reads its log.
+ * from then on lines are dropped. At exit, the write under way is let finish (it runs on the
+ * thread pool and may not have reached the kernel yet), then what is still queued is written
+ * synchronously, once, giving up at the first error; a daemon must never hang on its way
+ * out, or stop answering, because nobody reads its log. Only the fs-calls addon's writes can
+ * be seen to finish from an exit handler; without the addon, a write under way at exit may be
+ * lost.
  */
 export class StderrSink {
   private queued: string[] = [];
   private queuedBytes = 0;
   private writing = false;
+  private underWay: WriteUnderWay | undefined;
   private closed = false;
   private dropped = 0;
+  private readonly calls: FsCalls | undefined;
 
-  constructor(private readonly fd = 2) {
+  /** `calls` null: writes through fs.write, whatever is installed (the tests of that path use it). */
+  constructor(private readonly fd = 2, calls?: FsCalls | null) {
+    this.calls = calls === null ? undefined : (calls ?? installedFsCalls());
     process.on('exit', () => this.flushSync());
   }
 
@@ -57,28 +81,66 @@ export class StderrSink {
   }
 
   private writeFrom(data: Buffer, offset: number): void {
+    const calls = this.calls;
+    if (calls) {
+      const underWay = { data, offset, state: new Int32Array(2) };
+      this.underWay = underWay;
+      calls.writeOnce(this.fd, data.subarray(offset), underWay.state).then(() => {
+        if (this.underWay !== underWay) return;
+        this.underWay = undefined;
+        const result = underWay.state[1]!;
+        this.written(data, offset, result < 0 ? -result : 0, Math.max(result, 0));
+      }, () => this.close());
+      return;
+    }
     write(this.fd, data, offset, data.length - offset, null, (err, written) => {
-      if (err) {
-        if (err.code === 'EAGAIN') {
-          setTimeout(() => this.writeFrom(data, offset), FULL_PIPE_RETRY_MS).unref();
-          return;
-        }
-        this.close();
-        return;
-      }
-      if (offset + written < data.length) {
-        this.writeFrom(data, offset + written);
-        return;
-      }
-      this.writing = false;
-      if (this.queued.length > 0) this.writeQueued();
+      this.written(data, offset, err ? (osConstants.errno as Record<string, number>)[err.code ?? ''] ?? -1 : 0, written);
     });
   }
 
-  /** What is queued (not the write under way, which the kernel has or will have), written now. */
+  /** After a write of data from offset: `errno` 0 when it wrote `written` bytes. */
+  private written(data: Buffer, offset: number, errno: number, written: number): void {
+    if (this.closed) return;
+    if (errno === osConstants.errno.EAGAIN) {
+      setTimeout(() => this.writeFrom(data, offset), FULL_PIPE_RETRY_MS).unref();
+      return;
+    }
+    if (errno !== 0) {
+      this.close();
+      return;
+    }
+    if (offset + written < data.length) {
+      this.writeFrom(data, offset + written);
+      return;
+    }
+    this.writing = false;
+    if (this.queued.length > 0) this.writeQueued();
+  }
+
+  /** The write under way let finish, then its rest and what is queued, written now. */
   flushSync(): void {
-    if (this.closed || this.queued.length === 0) return;
-    const data = this.takeQueued();
+    if (this.closed) return;
+    const parts: Buffer[] = [];
+    const underWay = this.underWay;
+    if (underWay) {
+      this.underWay = undefined;
+      let waited = 0;
+      while (Atomics.load(underWay.state, 0) === 0 && waited < EXIT_WAIT_FOR_WRITE_MS) {
+        pause(1);
+        waited++;
+      }
+      const result = underWay.state[1]!;
+      // Still blocked in the kernel (a reader that stopped reading), or failed: the log ends here.
+      if (Atomics.load(underWay.state, 0) === 0 || (result < 0 && -result !== osConstants.errno.EAGAIN)) {
+        this.close();
+        return;
+      }
+      const done = underWay.offset + Math.max(result, 0);
+      if (done < underWay.data.length) parts.push(underWay.data.subarray(done));
+    }
+    if (this.queued.length > 0 || this.dropped > 0) parts.push(this.takeQueued());
+    if (parts.length === 0) return;
+    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     let offset = 0;
     let fullPipeTries = 0;
     while (offset < data.length) {
@@ -87,7 +149,7 @@ export class StderrSink {
       } catch (err) {
         // A full pipe gets a few more tries; anything else (EPIPE, EBADF) ends the logging.
         if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && fullPipeTries++ < EXIT_FULL_PIPE_TRIES) {
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, FULL_PIPE_RETRY_MS);
+          pause(FULL_PIPE_RETRY_MS);
           continue;
         }
         this.close();
@@ -99,6 +161,7 @@ export class StderrSink {
   private close(): void {
     this.closed = true;
     this.writing = false;
+    this.underWay = undefined;
     this.queued = [];
     this.queuedBytes = 0;
   }

@@ -1,8 +1,9 @@
 /**
  * This installation's `native/fs-calls.node` addon: the file system calls Node.js has no
  * binding for (mknod, lsetxattr), or none cheap enough for hundreds of reads a call (a batch
- * of preads on libuv's thread pool). Every user has a way without it, slower: the addon is
- * built by `make`, not by `npm install`.
+ * of preads on libuv's thread pool), or none whose progress can be seen from an exit handler
+ * (a write on the thread pool). Every user has a way without it, slower or, for the log at
+ * exit, less sure: the addon is built by `make`, not by `npm install`.
  */
 import { installedFile } from './files.js';
 
@@ -18,6 +19,12 @@ export interface FsCalls {
    * descriptors must stay open until the promise settles.
    */
   preadBatch(fds: Int32Array, buffer: Buffer, slots: Int32Array, lengths: Int32Array, start: number, end: number): Promise<void>;
+  /**
+   * One write(2) of `buffer` to `fd`, off the event loop. `state[1]` gets the bytes written or
+   * -errno, then `state[0]` becomes 1: readable (with Atomics.load) even where the promise can
+   * no longer settle, in an exit handler.
+   */
+  writeOnce(fd: number, buffer: Buffer, state: Int32Array): Promise<void>;
 }
 
 let installed: FsCalls | null | undefined;
