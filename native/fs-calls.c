@@ -125,11 +125,53 @@ static napi_value do_lsetxattr(napi_env env, napi_callback_info info) {
 	return NULL;
 }
 
-/* One preadBatch call: what its thread reads, and what keeps the arrays alive meanwhile. */
-struct read_batch {
+/*
+ * What every call run on libuv's pool has: its work, its Promise, the JS values whose memory
+ * the thread uses (kept alive until it is done), and the rejection's message should the work
+ * not run. The first member of each call's own struct.
+ */
+struct pool_call {
 	napi_async_work work;
 	napi_deferred deferred;
 	napi_ref kept[4];
+	int kept_count;
+	const char *failure;
+};
+
+/* Settles the call's Promise, lets its values go and frees it. */
+static void pool_call_complete(napi_env env, napi_status status, void *data) {
+	struct pool_call *call = data;
+	if (status == napi_ok) {
+		napi_value undefined;
+		napi_get_undefined(env, &undefined);
+		napi_resolve_deferred(env, call->deferred, undefined);
+	} else {
+		napi_value message, error;
+		napi_create_string_utf8(env, call->failure, NAPI_AUTO_LENGTH, &message);
+		napi_create_error(env, NULL, message, &error);
+		napi_reject_deferred(env, call->deferred, error);
+	}
+	for (int i = 0; i < call->kept_count; i++) napi_delete_reference(env, call->kept[i]);
+	napi_delete_async_work(env, call->work);
+	free(call);
+}
+
+/* Queues `execute` for `call`, keeping `keep` alive until it is done; returns the call's Promise. */
+static napi_value pool_call_start(napi_env env, struct pool_call *call, napi_value *keep, int keep_count, const char *name, const char *failure, napi_async_execute_callback execute) {
+	call->kept_count = keep_count;
+	call->failure = failure;
+	for (int i = 0; i < keep_count; i++) napi_create_reference(env, keep[i], 1, &call->kept[i]);
+	napi_value promise, resource_name;
+	napi_create_promise(env, &call->deferred, &promise);
+	napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name);
+	napi_create_async_work(env, NULL, resource_name, execute, pool_call_complete, call, &call->work);
+	napi_queue_async_work(env, call->work);
+	return promise;
+}
+
+/* One preadBatch call: what its thread reads, and where. */
+struct read_batch {
+	struct pool_call call;
 	const int32_t *fds;
 	const int32_t *slots;
 	int32_t *lengths;
@@ -164,23 +206,6 @@ static void read_batch_execute(napi_env env, void *data) {
 	}
 }
 
-static void read_batch_complete(napi_env env, napi_status status, void *data) {
-	struct read_batch *batch = data;
-	if (status == napi_ok) {
-		napi_value undefined;
-		napi_get_undefined(env, &undefined);
-		napi_resolve_deferred(env, batch->deferred, undefined);
-	} else {
-		napi_value message, error;
-		napi_create_string_utf8(env, "preadBatch: the reads did not run", NAPI_AUTO_LENGTH, &message);
-		napi_create_error(env, NULL, message, &error);
-		napi_reject_deferred(env, batch->deferred, error);
-	}
-	for (int i = 0; i < 4; i++) napi_delete_reference(env, batch->kept[i]);
-	napi_delete_async_work(env, batch->work);
-	free(batch);
-}
-
 static napi_value do_pread_batch(napi_env env, napi_callback_info info) {
 	static const char usage[] = "preadBatch(fds, buffer, slots, lengths, start, end)";
 	napi_value argv[6];
@@ -213,20 +238,12 @@ static napi_value do_pread_batch(napi_env env, napi_callback_info info) {
 	batch->buffer = buffer;
 	batch->start = start;
 	batch->end = end;
-	for (int i = 0; i < 4; i++) napi_create_reference(env, argv[i], 1, &batch->kept[i]);
-	napi_value promise, name;
-	napi_create_promise(env, &batch->deferred, &promise);
-	napi_create_string_utf8(env, "runcri:preadBatch", NAPI_AUTO_LENGTH, &name);
-	napi_create_async_work(env, NULL, name, read_batch_execute, read_batch_complete, batch, &batch->work);
-	napi_queue_async_work(env, batch->work);
-	return promise;
+	return pool_call_start(env, &batch->call, argv, 4, "runcri:preadBatch", "preadBatch: the reads did not run", read_batch_execute);
 }
 
-/* One writeOnce call: its write, the Buffer and state it keeps alive, and where it reports. */
+/* One writeOnce call: its write, and where it reports. */
 struct write_once {
-	napi_async_work work;
-	napi_deferred deferred;
-	napi_ref kept[2];
+	struct pool_call call;
 	int fd;
 	const char *data;
 	size_t length;
@@ -242,23 +259,6 @@ static void write_once_execute(napi_env env, void *data) {
 	w->state[1] = n < 0 ? -errno : (int32_t)n;
 	/* Last, and seen by the main thread only after the result above. */
 	__atomic_store_n(&w->state[0], 1, __ATOMIC_RELEASE);
-}
-
-static void write_once_complete(napi_env env, napi_status status, void *data) {
-	struct write_once *w = data;
-	napi_value undefined;
-	napi_get_undefined(env, &undefined);
-	if (status == napi_ok) {
-		napi_resolve_deferred(env, w->deferred, undefined);
-	} else {
-		napi_value message, error;
-		napi_create_string_utf8(env, "writeOnce: the write did not run", NAPI_AUTO_LENGTH, &message);
-		napi_create_error(env, NULL, message, &error);
-		napi_reject_deferred(env, w->deferred, error);
-	}
-	for (int i = 0; i < 2; i++) napi_delete_reference(env, w->kept[i]);
-	napi_delete_async_work(env, w->work);
-	free(w);
 }
 
 static napi_value do_write_once(napi_env env, napi_callback_info info) {
@@ -287,13 +287,7 @@ static napi_value do_write_once(napi_env env, napi_callback_info info) {
 	w->state = state;
 	state[0] = 0;
 	state[1] = 0;
-	for (int i = 0; i < 2; i++) napi_create_reference(env, argv[i + 1], 1, &w->kept[i]);
-	napi_value promise, name;
-	napi_create_promise(env, &w->deferred, &promise);
-	napi_create_string_utf8(env, "runcri:writeOnce", NAPI_AUTO_LENGTH, &name);
-	napi_create_async_work(env, NULL, name, write_once_execute, write_once_complete, w, &w->work);
-	napi_queue_async_work(env, w->work);
-	return promise;
+	return pool_call_start(env, &w->call, argv + 1, 2, "runcri:writeOnce", "writeOnce: the write did not run", write_once_execute);
 }
 
 NAPI_MODULE_INIT() {
