@@ -85,6 +85,20 @@ static int uint_arg(napi_env env, napi_value value, uint32_t *out, const char *w
 	return 0;
 }
 
+/* A Buffer argument's bytes; false, with a JS exception pending, for anything else. */
+static int buffer_arg(napi_env env, napi_value value, char **data, size_t *length, const char *what) {
+	bool is_buffer = false;
+	napi_is_buffer(env, value, &is_buffer);
+	if (!is_buffer) {
+		char message[64];
+		snprintf(message, sizeof message, "%s must be a Buffer", what);
+		throw_usage(env, message);
+		return 0;
+	}
+	napi_get_buffer_info(env, value, (void **)data, length);
+	return 1;
+}
+
 /*
  * The call's `count` arguments into `argv`, the first (a path) into `path`; false, with a JS
  * exception pending, when there are not exactly that many or the path is not a string.
@@ -115,12 +129,9 @@ static napi_value do_lsetxattr(napi_env env, napi_callback_info info) {
 	char name[XATTR_NAME_MAX + 1];
 	if (!path_call(env, info, 3, argv, path, "lsetxattr(path, name, value)")) return NULL;
 	if (!string_arg(env, argv[1], name, sizeof name, "name")) return NULL;
-	bool is_buffer = false;
-	napi_is_buffer(env, argv[2], &is_buffer);
-	if (!is_buffer) return throw_usage(env, "value must be a Buffer");
-	void *data = NULL;
+	char *data = NULL;
 	size_t length = 0;
-	napi_get_buffer_info(env, argv[2], &data, &length);
+	if (!buffer_arg(env, argv[2], &data, &length, "value")) return NULL;
 	if (lsetxattr(path, name, data, length, 0) != 0) return throw_errno(env, errno, "lsetxattr", path);
 	return NULL;
 }
@@ -215,12 +226,9 @@ static napi_value do_pread_batch(napi_env env, napi_callback_info info) {
 	int32_t *fds, *slots, *lengths;
 	size_t count, slot_count, length_count;
 	if (!int32_array_arg(env, argv[0], &fds, &count, "fds")) return NULL;
-	bool is_buffer = false;
-	napi_is_buffer(env, argv[1], &is_buffer);
-	if (!is_buffer) return throw_usage(env, "buffer must be a Buffer");
 	char *buffer = NULL;
 	size_t buffer_length = 0;
-	napi_get_buffer_info(env, argv[1], (void **)&buffer, &buffer_length);
+	if (!buffer_arg(env, argv[1], &buffer, &buffer_length, "buffer")) return NULL;
 	if (!int32_array_arg(env, argv[2], &slots, &slot_count, "slots") || !int32_array_arg(env, argv[3], &lengths, &length_count, "lengths")) return NULL;
 	uint32_t start, end;
 	if (!uint_arg(env, argv[4], &start, "start") || !uint_arg(env, argv[5], &end, "end")) return NULL;
@@ -268,12 +276,9 @@ static napi_value do_write_once(napi_env env, napi_callback_info info) {
 	if (argc != 3) return throw_usage(env, "writeOnce(fd, buffer, state)");
 	uint32_t fd;
 	if (!uint_arg(env, argv[0], &fd, "fd")) return NULL;
-	bool is_buffer = false;
-	napi_is_buffer(env, argv[1], &is_buffer);
-	if (!is_buffer) return throw_usage(env, "buffer must be a Buffer");
 	char *data = NULL;
 	size_t length = 0;
-	napi_get_buffer_info(env, argv[1], (void **)&data, &length);
+	if (!buffer_arg(env, argv[1], &data, &length, "buffer")) return NULL;
 	if (length > INT32_MAX) return throw_usage(env, "buffer must be under 2 GiB");
 	int32_t *state;
 	size_t state_length;
