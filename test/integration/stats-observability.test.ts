@@ -202,6 +202,58 @@ describe('container and pod stats over the socket', () => {
     assert.ok(u64(podStats.linux?.memory?.working_set_bytes) >= 2 * 21 * MiB, 'the pod holds all of it');
   });
 
+  it('answers every stats listing while containers are removed under it, and only with containers that exist', async () => {
+    // The batch keeps each cgroup's files open across calls: a removed container's files answer
+    // ENODEV, and their descriptors are closed only once no batch reads them.
+    const pod = await runPod('stats-churn');
+    const MiB = 1024 * 1024;
+    const start = async (name: string) => {
+      const id = await createContainer(pod, 'stats-churn', name, `busybox dd if=/dev/zero of=/dev/shm/${name} bs=1M count=1 2>/dev/null; exec sleep 1000`);
+      await daemon.client.runtime('StartContainer', { container_id: id });
+      return id;
+    };
+    const live = new Set<string>();
+    const everCreated = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      const id = await start(`churn-${i}`);
+      live.add(id);
+      everCreated.add(id);
+    }
+    let listing = true;
+    let answers = 0;
+    const seen = new Set<string>();
+    const lister = (async () => {
+      while (listing) {
+        const stats = (await daemon.client.runtime('ListContainerStats', { filter: { pod_sandbox_id: pod } })).stats!;
+        answers++;
+        for (const s of stats) {
+          seen.add(s.attributes!.id!);
+          assert.ok(u64(s.memory?.working_set_bytes) < 64 * MiB, `${s.attributes?.metadata?.name}: working set ${u64(s.memory?.working_set_bytes)}`);
+        }
+      }
+    })();
+    try {
+      for (let round = 0; round < 4; round++) {
+        const [gone] = live;
+        await daemon.client.runtime('StopContainer', { container_id: gone!, timeout: 0 });
+        await daemon.client.runtime('RemoveContainer', { container_id: gone! });
+        live.delete(gone!);
+        const id = await start(`churn-${5 + round}`);
+        live.add(id);
+        everCreated.add(id);
+      }
+    } finally {
+      listing = false;
+      await lister;
+    }
+    assert.ok(answers > 4, `only ${answers} listings ran alongside`);
+    // A listing may show a container before its creator has its ID back: checked once all are known.
+    assert.deepEqual([...seen].filter((id) => !everCreated.has(id)), [], 'containers this pod never had');
+    const final = (await daemon.client.runtime('ListContainerStats', { filter: { pod_sandbox_id: pod } })).stats!;
+    assert.deepEqual(final.map((s) => s.attributes!.id!).sort(), [...live].sort());
+    for (const s of final) assert.ok(u64(s.memory?.working_set_bytes) >= 1 * MiB, `${s.attributes?.metadata?.name} lost its usage`);
+  });
+
   it('reports cAdvisor-named pod metrics whose labels match their descriptors', async () => {
     const descriptors = new Map((await daemon.client.runtime('ListMetricDescriptors', {})).descriptors!.map((d) => [d.name!, d.label_keys!]));
     for (const name of ['container_cpu_usage_seconds_total', 'container_memory_working_set_bytes', 'container_memory_rss', 'container_network_receive_bytes_total', 'container_network_transmit_bytes_total', 'container_fs_usage_bytes', 'container_oom_events_total']) {
