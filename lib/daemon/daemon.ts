@@ -131,7 +131,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     afterStart.unref();
     phases.total = Math.round(performance.now());
     log.info({ socket: config.socket, root: config.root, version: services.version, startMs: phases }, 'runcri is serving');
-    const missing = missingNativeHelpers(config.runtime.idmap_mount_helper ? ['native/idmap-mount'] : []);
+    const missing = missingNativeHelpers(config.runtime);
     if (Object.keys(missing).length > 0) log.warn({ missing }, 'native helpers are not built (make builds them): runcri runs without them, slower or refusing some requests');
     const running = { server, listener, store };
     return {

@@ -11,8 +11,11 @@ const EXIT_FULL_PIPE_TRIES = 50;
 /** At exit, how long the write under way gets to finish (a reader that stopped reading holds it). */
 const EXIT_WAIT_FOR_WRITE_MS = FULL_PIPE_RETRY_MS * EXIT_FULL_PIPE_TRIES;
 
-/** The write under way through the addon: what it writes and where it reports how far it went. */
-interface WriteUnderWay {
+/**
+ * The text being written, from `offset`: its write through the addon under way (state[0] 0),
+ * or done and waiting to be tried again (a full pipe).
+ */
+interface Unfinished {
   data: Buffer;
   offset: number;
   /** [0]: 1 once the write is done; [1]: the bytes written, or -errno. */
@@ -30,17 +33,17 @@ function pause(ms: number): void {
  *
  * A log reader that goes away (EPIPE) or a closed descriptor ends the logging, not the daemon:
  * from then on lines are dropped. At exit, the write under way is let finish (it runs on the
- * thread pool and may not have reached the kernel yet), then what is still queued is written
- * synchronously, once, giving up at the first error; a daemon must never hang on its way
- * out, or stop answering, because nobody reads its log. Only the fs-calls addon's writes can
- * be seen to finish from an exit handler; without the addon, a write under way at exit may be
- * lost.
+ * thread pool and may not have reached the kernel yet); then the rest of its text (a full pipe
+ * may have taken part of it, or none yet) and what is still queued are written synchronously,
+ * once, giving up at the first error: a daemon must never hang on its way out, or stop
+ * answering, because nobody reads its log. Only the fs-calls addon's writes can be seen to
+ * finish from an exit handler; without the addon, a write under way at exit may be lost.
  */
 export class StderrSink {
   private queued: string[] = [];
   private queuedBytes = 0;
   private writing = false;
-  private underWay: WriteUnderWay | undefined;
+  private unfinished: Unfinished | undefined;
   private closed = false;
   private dropped = 0;
   private readonly calls: FsCalls | undefined;
@@ -84,15 +87,17 @@ export class StderrSink {
     const calls = this.calls;
     if (calls) {
       const underWay = { data, offset, state: new Int32Array(2) };
-      this.underWay = underWay;
+      this.unfinished = underWay;
       calls.writeOnce(this.fd, data.subarray(offset), underWay.state).then(() => {
-        if (this.underWay !== underWay) return;
-        this.underWay = undefined;
+        if (this.unfinished !== underWay) return;
+        this.unfinished = undefined;
         const result = underWay.state[1]!;
         this.written(data, offset, result < 0 ? -result : 0, Math.max(result, 0));
       }, () => this.close());
       return;
     }
+    // An fs.write under way cannot be seen from an exit handler: nothing is known unfinished.
+    this.unfinished = undefined;
     write(this.fd, data, offset, data.length - offset, null, (err, written) => {
       this.written(data, offset, err ? (osConstants.errno as Record<string, number>)[err.code ?? ''] ?? -1 : 0, written);
     });
@@ -102,6 +107,8 @@ export class StderrSink {
   private written(data: Buffer, offset: number, errno: number, written: number): void {
     if (this.closed) return;
     if (errno === osConstants.errno.EAGAIN) {
+      // Nothing of it is under way until the retry: an exit meanwhile writes it itself.
+      this.unfinished = { data, offset, state: Int32Array.of(1, 0) };
       setTimeout(() => this.writeFrom(data, offset), FULL_PIPE_RETRY_MS).unref();
       return;
     }
@@ -117,26 +124,26 @@ export class StderrSink {
     if (this.queued.length > 0) this.writeQueued();
   }
 
-  /** The write under way let finish, then its rest and what is queued, written now. */
+  /** The write under way let finish, then the rest of its text and what is queued, written now. */
   flushSync(): void {
     if (this.closed) return;
     const parts: Buffer[] = [];
-    const underWay = this.underWay;
-    if (underWay) {
-      this.underWay = undefined;
+    const unfinished = this.unfinished;
+    if (unfinished) {
+      this.unfinished = undefined;
       let waited = 0;
-      while (Atomics.load(underWay.state, 0) === 0 && waited < EXIT_WAIT_FOR_WRITE_MS) {
+      while (Atomics.load(unfinished.state, 0) === 0 && waited < EXIT_WAIT_FOR_WRITE_MS) {
         pause(1);
         waited++;
       }
-      const result = underWay.state[1]!;
+      const result = unfinished.state[1]!;
       // Still blocked in the kernel (a reader that stopped reading), or failed: the log ends here.
-      if (Atomics.load(underWay.state, 0) === 0 || (result < 0 && -result !== osConstants.errno.EAGAIN)) {
+      if (Atomics.load(unfinished.state, 0) === 0 || (result < 0 && -result !== osConstants.errno.EAGAIN)) {
         this.close();
         return;
       }
-      const done = underWay.offset + Math.max(result, 0);
-      if (done < underWay.data.length) parts.push(underWay.data.subarray(done));
+      const done = unfinished.offset + Math.max(result, 0);
+      if (done < unfinished.data.length) parts.push(unfinished.data.subarray(done));
     }
     if (this.queued.length > 0 || this.dropped > 0) parts.push(this.takeQueued());
     if (parts.length === 0) return;
@@ -161,7 +168,7 @@ export class StderrSink {
   private close(): void {
     this.closed = true;
     this.writing = false;
-    this.underWay = undefined;
+    this.unfinished = undefined;
     this.queued = [];
     this.queuedBytes = 0;
   }

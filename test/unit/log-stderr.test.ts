@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,3 +83,57 @@ for (const way of ['logger', 'fs.write'] as const) {
     });
   });
 }
+
+describe('a sink whose pipe is full', () => {
+  for (const way of ['addon', 'fs.write'] as const) {
+    it(`writes at exit what waited for the pipe to drain (${way})`, { skip: way === 'addon' && !installedFsCalls() ? 'native/fs-calls.node is not built' : false }, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'runcri-log-'));
+      const fifo = join(dir, 'log');
+      try {
+        assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+        // The reader's end first, non-blocking: the child's open does not wait, and its writes
+        // find the pipe full (EAGAIN) once 64 KiB are in it, until this side reads.
+        const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+        const script = join(dir, 'child.mjs');
+        writeFileSync(script, [
+          `import { openSync, constants } from 'node:fs';`,
+          `import { StderrSink } from ${JSON.stringify(sinkModule)};`,
+          `const sink = new StderrSink(openSync(${JSON.stringify(fifo)}, constants.O_WRONLY | constants.O_NONBLOCK), ${way === 'addon' ? 'undefined' : 'null'});`,
+          `const text = 'x'.repeat(1000);`,
+          `for (let i = 0; i < 200; i++) sink.write(JSON.stringify({ i, text }) + '\\n');`,
+          // Long enough for the writes to fill the pipe and a retry to wait for it.
+          `await new Promise((r) => setTimeout(r, 100));`,
+          `process.stdout.write('exiting\\n');`,
+          `process.exit(0);`,
+        ].join('\n'));
+        const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        await new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('exiting')) resolve(); }));
+        // Drained only now, while the exiting child writes what it still has.
+        const chunks: Buffer[] = [];
+        const buffer = Buffer.alloc(65536);
+        let childDone = false;
+        void exited.then(() => { childDone = true; });
+        for (;;) {
+          let n: number;
+          try {
+            n = readSync(reader, buffer, 0, buffer.length, null);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+            await new Promise((r) => setTimeout(r, 5));
+            continue;
+          }
+          if (n === 0 && childDone) break;
+          if (n === 0) await new Promise((r) => setTimeout(r, 5));
+          chunks.push(Buffer.from(buffer.subarray(0, n)));
+        }
+        closeSync(reader);
+        assert.equal(await exited, 0);
+        const numbers = Buffer.concat(chunks).toString().trim().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
+        assert.deepEqual(numbers, Array.from({ length: 200 }, (_, i) => i));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
