@@ -180,15 +180,18 @@ static napi_value pool_call_start(napi_env env, struct pool_call *call, napi_val
 	return promise;
 }
 
-/* One preadBatch call: what its thread reads, and where. */
+/*
+ * One preadBatch call: what its thread reads, and where. The slot offsets are copied once
+ * checked: JS changing its array meanwhile cannot move a read outside the buffer.
+ */
 struct read_batch {
 	struct pool_call call;
 	const int32_t *fds;
-	const int32_t *slots;
 	int32_t *lengths;
 	char *buffer;
 	uint32_t start;
 	uint32_t end;
+	int32_t slots[]; /* slots[i - start] for i in [start, end] */
 };
 
 /* The elements of an Int32Array argument; false, with a JS exception pending, for anything else. */
@@ -210,8 +213,9 @@ static void read_batch_execute(napi_env env, void *data) {
 	(void)env;
 	struct read_batch *batch = data;
 	for (uint32_t i = batch->start; i < batch->end; i++) {
+		const int32_t *slot = &batch->slots[i - batch->start];
 		ssize_t n;
-		do n = pread(batch->fds[i], batch->buffer + batch->slots[i], (size_t)(batch->slots[i + 1] - batch->slots[i]), 0);
+		do n = pread(batch->fds[i], batch->buffer + slot[0], (size_t)(slot[1] - slot[0]), 0);
 		while (n < 0 && errno == EINTR);
 		batch->lengths[i] = n < 0 ? -errno : (int32_t)n;
 	}
@@ -238,10 +242,10 @@ static napi_value do_pread_batch(napi_env env, napi_callback_info info) {
 	for (uint32_t i = start; i < end; i++) {
 		if (slots[i] < 0 || slots[i + 1] < slots[i] || (size_t)slots[i + 1] > buffer_length) return throw_usage(env, "slots must be ascending offsets within the buffer");
 	}
-	struct read_batch *batch = calloc(1, sizeof *batch);
+	struct read_batch *batch = calloc(1, sizeof *batch + (end - start + 1) * sizeof(int32_t));
 	if (!batch) return throw_errno(env, ENOMEM, "preadBatch", "(batch)");
+	memcpy(batch->slots, slots + start, (end - start + 1) * sizeof(int32_t));
 	batch->fds = fds;
-	batch->slots = slots;
 	batch->lengths = lengths;
 	batch->buffer = buffer;
 	batch->start = start;
