@@ -22,6 +22,10 @@ interface Unfinished {
   state: Int32Array;
 }
 
+function errnoOf(err: NodeJS.ErrnoException): number {
+  return (osConstants.errno as Record<string, number>)[err.code ?? ''] ?? -1;
+}
+
 /** Sleeps the thread: in an exit handler nothing else can run anyway. */
 function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -37,7 +41,9 @@ function pause(ms: number): void {
  * may have taken part of it, or none yet) and what is still queued are written synchronously,
  * once, giving up at the first error: a daemon must never hang on its way out, or stop
  * answering, because nobody reads its log. Only the fs-calls addon's writes can be seen to
- * finish from an exit handler; without the addon, a write under way at exit may be lost.
+ * finish from an exit handler. Without the addon, once the descriptor has answered EAGAIN
+ * (so it is non-blocking), the sink writes to it synchronously; before that, a write under
+ * way at exit may be lost.
  */
 export class StderrSink {
   private queued: string[] = [];
@@ -47,6 +53,8 @@ export class StderrSink {
   private closed = false;
   private dropped = 0;
   private readonly calls: FsCalls | undefined;
+  /** Without the addon: the descriptor answered EAGAIN, so a write to it cannot wait for its reader. */
+  private writesInPlace = false;
 
   /** `calls` null: writes through fs.write, whatever is installed (the tests of that path use it). */
   constructor(private readonly fd = 2, calls?: FsCalls | null) {
@@ -96,10 +104,22 @@ export class StderrSink {
       }, () => this.close());
       return;
     }
-    // An fs.write under way cannot be seen from an exit handler: nothing is known unfinished.
     this.unfinished = undefined;
+    if (this.writesInPlace) {
+      // Here nothing is ever under way: an exit knows exactly what is left.
+      let written = 0;
+      let errno = 0;
+      try {
+        written = writeSync(this.fd, data, offset, data.length - offset);
+      } catch (err) {
+        errno = errnoOf(err as NodeJS.ErrnoException);
+      }
+      this.written(data, offset, errno, written);
+      return;
+    }
+    // An fs.write under way cannot be seen from an exit handler: nothing is known unfinished.
     write(this.fd, data, offset, data.length - offset, null, (err, written) => {
-      this.written(data, offset, err ? (osConstants.errno as Record<string, number>)[err.code ?? ''] ?? -1 : 0, written);
+      this.written(data, offset, err ? errnoOf(err) : 0, written);
     });
   }
 
@@ -107,6 +127,7 @@ export class StderrSink {
   private written(data: Buffer, offset: number, errno: number, written: number): void {
     if (this.closed) return;
     if (errno === osConstants.errno.EAGAIN) {
+      if (!this.calls) this.writesInPlace = true;
       // Nothing of it is under way until the retry: an exit meanwhile writes it itself.
       this.unfinished = { data, offset, state: Int32Array.of(1, 0) };
       setTimeout(() => this.writeFrom(data, offset), FULL_PIPE_RETRY_MS).unref();

@@ -9,6 +9,7 @@ import { installedFsCalls } from '../../lib/util/fs-calls.js';
 
 const logModule = fileURLToPath(new URL('../../lib/log/index.js', import.meta.url));
 const sinkModule = fileURLToPath(new URL('../../lib/log/stderr-sink.js', import.meta.url));
+const fsCallsModule = fileURLToPath(new URL('../../lib/util/fs-calls.js', import.meta.url));
 
 /**
  * How the child logs: through the daemon's logger (its sink writes through the fs-calls addon
@@ -86,7 +87,7 @@ for (const way of ['logger', 'fs.write'] as const) {
 
 describe('a sink whose pipe is full', () => {
   for (const way of ['addon', 'fs.write'] as const) {
-    it(`writes at exit what waited for the pipe to drain (${way})`, { skip: way === 'addon' && !installedFsCalls() ? 'native/fs-calls.node is not built' : false }, async () => {
+    it(`writes at exit all of a text that waits for a full pipe, its retry under way (${way})`, { skip: way === 'addon' && !installedFsCalls() ? 'native/fs-calls.node is not built' : false }, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'runcri-log-'));
       const fifo = join(dir, 'log');
       try {
@@ -96,19 +97,52 @@ describe('a sink whose pipe is full', () => {
         const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
         const script = join(dir, 'child.mjs');
         writeFileSync(script, [
-          `import { openSync, constants } from 'node:fs';`,
-          `import { StderrSink } from ${JSON.stringify(sinkModule)};`,
-          `const sink = new StderrSink(openSync(${JSON.stringify(fifo)}, constants.O_WRONLY | constants.O_NONBLOCK), ${way === 'addon' ? 'undefined' : 'null'});`,
+          `import fs from 'node:fs';`,
+          `import { syncBuiltinESMExports } from 'node:module';`,
+          `import { constants as os } from 'node:os';`,
+          // The child exits as the sink tries again a text that found the pipe full, its retry
+          // under way: the exit must still write all of it. (Timed instead, the exit sometimes
+          // came before the pipe was full, under load.)
+          `let fullPipeSeen = false;`,
+          `let retrying;`,
+          `const retry = new Promise((resolve) => { retrying = resolve; });`,
+          ...(way === 'addon'
+            ? [
+              `const { installedFsCalls } = await import(${JSON.stringify(fsCallsModule)});`,
+              `const calls = installedFsCalls();`,
+              `const writeOnce = calls.writeOnce;`,
+              `calls.writeOnce = (fd, data, state) => {`,
+              `  if (fullPipeSeen) retrying();`,
+              `  return writeOnce.call(calls, fd, data, state).then(() => { if (state[1] === -os.errno.EAGAIN) fullPipeSeen = true; });`,
+              `};`,
+            ]
+            : [
+              `const { write, writeSync } = fs;`,
+              `fs.write = (...args) => {`,
+              `  if (fullPipeSeen) retrying();`,
+              `  const callback = args.pop();`,
+              `  return write(...args, (err, n) => { if (err?.code === 'EAGAIN') fullPipeSeen = true; callback(err, n); });`,
+              `};`,
+              `fs.writeSync = (...args) => {`,
+              `  if (fullPipeSeen) retrying();`,
+              `  try { return writeSync(...args); } catch (err) { if (err.code === 'EAGAIN') fullPipeSeen = true; throw err; }`,
+              `};`,
+              `syncBuiltinESMExports();`,
+            ]),
+          `const { StderrSink } = await import(${JSON.stringify(sinkModule)});`,
+          `const sink = new StderrSink(fs.openSync(${JSON.stringify(fifo)}, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK), ${way === 'addon' ? 'undefined' : 'null'});`,
           `const text = 'x'.repeat(1000);`,
           `for (let i = 0; i < 200; i++) sink.write(JSON.stringify({ i, text }) + '\\n');`,
-          // Long enough for the writes to fill the pipe and a retry to wait for it.
-          `await new Promise((r) => setTimeout(r, 100));`,
+          `const tooLong = setTimeout(() => { process.stdout.write('no retry of a full pipe\\n'); process.exit(2); }, 10_000);`,
+          `await retry;`,
+          `clearTimeout(tooLong);`,
           `process.stdout.write('exiting\\n');`,
           `process.exit(0);`,
         ].join('\n'));
         const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
         const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-        await new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('exiting')) resolve(); }));
+        let said = '';
+        await Promise.race([exited, new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => { said += c.toString(); if (said.includes('exiting')) resolve(); }))]);
         // Drained only now, while the exiting child writes what it still has.
         const chunks: Buffer[] = [];
         const buffer = Buffer.alloc(65536);
@@ -128,7 +162,7 @@ describe('a sink whose pipe is full', () => {
           chunks.push(Buffer.from(buffer.subarray(0, n)));
         }
         closeSync(reader);
-        assert.equal(await exited, 0);
+        assert.equal(await exited, 0, said);
         const numbers = Buffer.concat(chunks).toString().trim().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
         assert.deepEqual(numbers, Array.from({ length: 200 }, (_, i) => i));
       } finally {
