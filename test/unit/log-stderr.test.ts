@@ -101,8 +101,8 @@ describe('a sink whose pipe is full', () => {
           `import { syncBuiltinESMExports } from 'node:module';`,
           `import { constants as os } from 'node:os';`,
           // The child exits as the sink tries again a text that found the pipe full, its retry
-          // under way: the exit must still write all of it. (Timed instead, the exit sometimes
-          // came before the pipe was full, under load.)
+          // under way: the exit must still write all of it. (After a fixed wait instead, the exit
+          // came at a different moment under load each time: the test did not say what it tried.)
           `let fullPipeSeen = false;`,
           `let retrying;`,
           `const retry = new Promise((resolve) => { retrying = resolve; });`,
